@@ -1,0 +1,88 @@
+"""What options exist: read straight from the YAML files of each config group.
+
+One option is one YAML file, so listing a group is listing its files; the first
+comment line of a file is its one-line description, and a loss or model may
+declare the data families it fits with the ``_tasks_`` key. Reading YAML keeps
+``lossbench list`` free of torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+GROUPS = ("losses", "datasets", "models", "optimizers")
+GROUP_DIRS = {"losses": "loss", "datasets": "dataset", "models": "model", "optimizers": "optimizer"}
+TASKS = ("classification", "regression", "forecast")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One selectable option of a config group, as its YAML file describes it."""
+
+    group: str
+    name: str
+    description: str
+    tasks: tuple[str, ...]
+
+
+def config_dir() -> Path:
+    """The directory of the packaged Hydra configs (``configs/`` in a checkout)."""
+    return Path(str(resources.files("lossbench.configs")))
+
+
+def _describe(path: Path) -> tuple[str, tuple[str, ...]]:
+    text = path.read_text(encoding="utf-8")
+    description = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("# @package"):
+            continue
+        if stripped.startswith("#"):
+            description = stripped.lstrip("#").strip()
+            break
+        if stripped:
+            break
+    data = yaml.safe_load(text) or {}
+    node = data.get("optimizer", data) if isinstance(data, dict) else {}
+    tasks = node.get("_tasks_") or data.get("_tasks_") or ()
+    return description, tuple(tasks)
+
+
+def options(group: str) -> list[Option]:
+    """All options of ``group`` (one of GROUPS), sorted by name."""
+    folder = config_dir() / GROUP_DIRS[group]
+    found = []
+    for path in sorted(folder.glob("*.yaml")):
+        description, tasks = _describe(path)
+        found.append(Option(group, path.stem, description, tasks))
+    return found
+
+
+def main(argv: list[str]) -> int:
+    """``lossbench list [losses|datasets|models|optimizers]``: one line per option."""
+    from rich.console import Console
+    from rich.table import Table
+
+    wanted = argv or list(GROUPS)
+    unknown = [g for g in wanted if g not in GROUPS]
+    if unknown:
+        print(f"error: unknown group {unknown[0]!r}; choose from: {', '.join(GROUPS)}")
+        return 2
+    console = Console()
+    for group in wanted:
+        table = Table(title=f"{group} ({GROUP_DIRS[group]}=NAME)", title_justify="left")
+        table.add_column("name", style="bold cyan")
+        if group in ("losses", "models"):
+            table.add_column("data")
+        table.add_column("description")
+        for opt in options(group):
+            row = [opt.name]
+            if group in ("losses", "models"):
+                row.append(", ".join(opt.tasks) or "any")
+            table.add_row(*row, opt.description)
+        console.print(table)
+    return 0

@@ -1,0 +1,1 @@
+"""Evaluation: the metrics reported for each task (computed with scikit-learn)."""

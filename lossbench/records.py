@@ -1,0 +1,57 @@
+"""What a job writes into its directory: ``metrics.json`` and ``history.csv``.
+
+``metrics.json`` keys: ``status`` (completed | diverged | failed), ``error``,
+``seed``, ``choices`` (the dataset/model/loss/optimizer option names),
+``overrides`` (the command-line overrides of this job), ``task``, ``monitor``,
+``best_epoch``, ``epochs_run``, ``diverged_epoch``, ``metrics`` (test metrics of
+the evaluated epoch), ``val_metrics``, ``wall_time_s`` and ``versions``
+(lossbench, torch, python, git commit of lossbench's source where there is one).
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from lossbench import __version__
+from lossbench.io import write_csv, write_json
+
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+
+
+@cache
+def git_commit() -> str | None:
+    """The commit of the lossbench source tree, or None outside a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(Path(__file__).parent), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def versions() -> dict[str, Any]:
+    import torch
+
+    return {
+        "lossbench": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "git_commit": git_commit(),
+    }
+
+
+def write_job(directory: Path, record: dict[str, Any], history: list[dict[str, Any]]) -> None:
+    """Write ``history.csv`` first, then ``metrics.json`` (whose presence marks a finished job)."""
+    if history:
+        write_csv(directory / HISTORY_FILE, history)
+    write_json(directory / METRICS_FILE, record)

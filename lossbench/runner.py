@@ -1,0 +1,163 @@
+"""One job: build the experiment from config, train it, evaluate it, record it.
+
+Mistakes in the config end a single run with one line and exit code 2; in a
+multirun the job is recorded as ``failed`` and the sweep goes on. A diverged
+training is recorded as ``status: diverged``, not as an error.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from lossbench.build import build, tasks_of
+from lossbench.console import print_run_summary
+from lossbench.data import Dataset
+from lossbench.errors import EXIT_USAGE, ConfigError
+from lossbench.evaluation import metrics
+from lossbench.records import versions, write_job
+from lossbench.training.loop import DivergedError, MemberResult, Trainer, settings_from_config
+from lossbench.training.optim import make_optimizer
+
+GROUPS = ("dataset", "model", "loss", "optimizer")
+
+
+@dataclass
+class Experiment:
+    """Everything built from one job's config, ready to train."""
+
+    data: Dataset
+    trainer: Trainer
+
+
+def _check_fits(cfg: DictConfig, choices: dict[str, str], data: Dataset) -> None:
+    for group in ("loss", "model"):
+        tasks = tasks_of(cfg[group])
+        if tasks and data.task not in tasks:
+            raise ConfigError(
+                f"{group}={choices.get(group)} fits {'/'.join(tasks)} data, but dataset="
+                f"{choices.get('dataset')} is a {data.task} dataset; see `lossbench list {group}s`"
+            )
+
+
+def build_experiment(cfg: DictConfig, seeds: list[int], choices: dict[str, str]) -> Experiment:
+    """Build data, model, loss and optimizer; validate everything before training starts."""
+    data: Dataset = build("dataset", cfg.dataset)
+    _check_fits(cfg, choices, data)
+    settings = settings_from_config(
+        cfg.trainer, data.task, metrics.known_metrics(data.task, data.n_classes)
+    )
+    model = build(
+        "model",
+        cfg.model,
+        in_features=data.in_features,
+        out_features=data.out_features,
+        seeds=seeds,
+    )
+    loss_fn = build("loss", cfg.loss, **data.stats())
+    optimizer = make_optimizer(build("optimizer", cfg.optimizer), model.parameters())
+    return Experiment(data, Trainer(model, loss_fn, optimizer, data, settings))
+
+
+def evaluate_member(exp: Experiment, k: int, result: MemberResult) -> dict[str, dict[str, float]]:
+    """Test and validation metrics of member ``k`` at its chosen (best or last) epoch."""
+    trainer, data = exp.trainer, exp.data
+    if result.state is not None:
+        trainer.load_member_state(k, result.state)
+    out = {}
+    for split_name in ("test", "val"):
+        split = getattr(data, split_name)
+        pred = trainer.predict(split)[k]
+        out[split_name] = metrics.compute(data.task, split.y, pred, data.n_classes)
+    return out
+
+
+def _base_record(cfg: DictConfig, seed: int) -> dict[str, Any]:
+    hc = HydraConfig.get()
+    return {
+        "status": "failed",
+        "error": None,
+        "seed": seed,
+        "choices": {g: hc.runtime.choices.get(g) for g in GROUPS},
+        "overrides": list(hc.overrides.task),
+        "task": None,
+        "monitor": None,
+        "best_epoch": None,
+        "epochs_run": 0,
+        "diverged_epoch": None,
+        "metrics": {},
+        "val_metrics": {},
+        "wall_time_s": 0.0,
+        "versions": versions(),
+    }
+
+
+def run_job(cfg: DictConfig) -> float | None:
+    """Hydra task function body: returns the best validation monitor value (for sweepers)."""
+    start = time.perf_counter()
+    torch.set_num_threads(int(cfg.trainer.num_threads))
+    torch.manual_seed(int(cfg.seed))
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    seed = int(cfg.seed)
+    record = _base_record(cfg, seed)
+    history: list[dict[str, Any]] = []
+    try:
+        exp = build_experiment(cfg, [seed], record["choices"])
+        record["task"] = exp.data.task
+        record["monitor"] = exp.trainer.settings.monitor
+        (result,) = exp.trainer.fit()
+        history = result.history
+        record.update(
+            status=result.status,
+            best_epoch=result.best_epoch,
+            epochs_run=result.epochs_run,
+            diverged_epoch=result.diverged_epoch,
+        )
+        if result.status == "completed":
+            evaluated = evaluate_member(exp, 0, result)
+            record.update(metrics=evaluated["test"], val_metrics=evaluated["val"])
+    except (ConfigError, DivergedError) as exc:
+        return _fail(
+            record,
+            history,
+            out_dir,
+            start,
+            str(exc),
+            multirun,
+            EXIT_USAGE if isinstance(exc, ConfigError) else 1,
+        )
+    except Exception as exc:  # an unexpected failure: keep the traceback in the record
+        record["traceback"] = traceback.format_exc()
+        return _fail(record, history, out_dir, start, f"{type(exc).__name__}: {exc}", multirun, 1)
+    record["wall_time_s"] = time.perf_counter() - start
+    write_job(out_dir, record, history)
+    print_run_summary(record, str(out_dir))
+    return result.best_value
+
+
+def _fail(
+    record: dict[str, Any],
+    history: list[dict[str, Any]],
+    out_dir: Path,
+    start: float,
+    message: str,
+    multirun: bool,
+    code: int,
+) -> None:
+    """Record the failure; end a single run with ``code``, let a sweep go on."""
+    record.update(status="failed", error=message, wall_time_s=time.perf_counter() - start)
+    write_job(out_dir, record, history)
+    print(f"error: {message}", file=sys.stderr)
+    if not multirun:
+        raise SystemExit(code)
+    return None

@@ -1,0 +1,1 @@
+"""Training: the in-memory mini-batch loop and optimizer construction."""

@@ -1,0 +1,252 @@
+"""The training loop: K seeds of one configuration trained side by side.
+
+Fast by design for small models, where per-step overhead dominates: tensors stay
+in memory and are shuffled with ``randperm`` and sliced (a ``DataLoader`` was
+measured 2.3x slower), all members share one batched forward/backward, and the
+optimizer step is fused where torch supports it. Member ``k`` draws its
+mini-batch order from its own seeded stream and its loss is reduced on its own,
+so it trains exactly as it would alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from lossbench.data import Dataset, Split
+from lossbench.evaluation.metrics import GREATER_IS_BETTER, monitor_value
+from lossbench.models import StackedModel
+from lossbench.seeding import generator
+from lossbench.training.progress import EpochProgress
+
+
+@dataclass
+class TrainSettings:
+    """The ``trainer`` config block, validated."""
+
+    epochs: int
+    batch_size: int | None  # None = full batch
+    monitor: str  # a metric name or "loss" (validation loss)
+    patience: int | None
+    evaluate: str  # "best" | "last"
+    progress: bool
+    fail_on_nan: bool
+
+
+@dataclass
+class MemberResult:
+    """How one seed's training went; ``state`` holds the parameters to evaluate."""
+
+    seed: int
+    status: str = "completed"  # completed | diverged
+    diverged_epoch: int | None = None
+    best_epoch: int | None = None
+    best_value: float | None = None
+    epochs_run: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    state: list[torch.Tensor] | None = None
+
+
+class DivergedError(RuntimeError):
+    """Raised instead of recording ``status: diverged`` when ``fail_on_nan`` is set."""
+
+
+class Trainer:
+    """Trains a :class:`StackedModel` with one member per seed on a :class:`Dataset`."""
+
+    def __init__(
+        self,
+        model: StackedModel,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        optimizer: torch.optim.Optimizer,
+        data: Dataset,
+        settings: TrainSettings,
+    ) -> None:
+        self.model = model
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.data = data
+        self.settings = settings
+        self.k = model.n_members
+        self.params = [p for p in model.parameters() if p.requires_grad]
+
+    # -- forward helpers -------------------------------------------------
+    def _shape(self, out: torch.Tensor) -> torch.Tensor:
+        """Model output [K, B, out] -> logits [K, B, C], or predictions shaped like the targets."""
+        if self.data.task == "classification":
+            return out
+        return out.reshape(*out.shape[:2], *self.data.train.y.shape[1:])
+
+    def _losses(
+        self, pred: torch.Tensor, y: torch.Tensor, members: list[int], shared: bool
+    ) -> list[torch.Tensor]:
+        """Each member's own scalar loss; ``shared``: one target tensor for all members."""
+        out = []
+        for k in members:
+            value = self.loss_fn(pred[k], y if shared else y[k])
+            if value.ndim != 0:
+                raise ValueError(
+                    "the loss must reduce to a scalar for training; set loss.reduction=mean or sum"
+                )
+            out.append(value)
+        return out
+
+    @torch.no_grad()
+    def predict(self, split: Split) -> torch.Tensor:
+        """Predictions of every member on ``split``: [K, N, ...]."""
+        self.model.eval()
+        out = self.model(split.x.unsqueeze(0).expand(self.k, *split.x.shape))
+        return self._shape(out)
+
+    # -- state snapshots -------------------------------------------------
+    def _snapshot(self, k: int) -> list[torch.Tensor]:
+        return [p.detach()[k].clone() for p in self.params]
+
+    @torch.no_grad()
+    def load_member_state(self, k: int, state: list[torch.Tensor]) -> None:
+        for p, s in zip(self.params, state, strict=True):
+            p[k].copy_(s)
+
+    # -- training --------------------------------------------------------
+    def fit(self) -> list[MemberResult]:
+        """Train all members; return each member's history, status and chosen state."""
+        s = self.settings
+        gens = [generator(seed, "order") for seed in self.model.seeds]
+        results = [MemberResult(seed=seed) for seed in self.model.seeds]
+        active = list(range(self.k))  # members still training
+        with EpochProgress(s.epochs, enabled=s.progress) as bar:
+            for epoch in range(1, s.epochs + 1):
+                train_loss = self._train_epoch(gens, active)
+                self._validate(epoch, train_loss, results, active)
+                bar.update(epoch, self._progress_text(results, s.monitor))
+                if not active:
+                    break
+        return results
+
+    def _train_epoch(self, gens: list[torch.Generator], active: list[int]) -> torch.Tensor:
+        """One pass over the training split; the mean mini-batch loss of each member."""
+        train = self.data.train
+        n = len(train)
+        full = self.settings.batch_size is None
+        batch = n if full else min(self.settings.batch_size, n)
+        # full batch: every member sees the whole split, in its stored order
+        order = None if full else torch.stack([torch.randperm(n, generator=g) for g in gens])
+        self.model.train()
+        step_values = []
+        for start in range(0, n, batch):
+            if order is None:
+                xb, yb = train.x.unsqueeze(0).expand(self.k, *train.x.shape), train.y
+            else:
+                idx = order[:, start : start + batch]
+                xb, yb = train.x[idx], train.y[idx]
+            losses = self._losses(self._shape(self.model(xb)), yb, active, shared=full)
+            total = losses[0] if len(losses) == 1 else torch.stack(losses).sum()
+            self.optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            self.optimizer.step()
+            step_values.append(
+                torch.stack(losses).detach() if len(losses) > 1 else losses[0].detach()
+            )
+        train_loss = torch.full((self.k,), float("nan"))
+        train_loss[active] = torch.stack(step_values).reshape(len(step_values), -1).mean(dim=0)
+        return train_loss
+
+    def _validate(
+        self, epoch: int, train_loss: torch.Tensor, results: list[MemberResult], active: list[int]
+    ) -> None:
+        """Record each active member's epoch; retire members that diverged or stopped early."""
+        s, val = self.settings, self.data.val
+        val_pred = self.predict(val)
+        with torch.no_grad():
+            val_losses = self._losses(val_pred, val.y, active, shared=True)
+        for k, val_loss in zip(list(active), val_losses, strict=True):
+            res = results[k]
+            res.epochs_run = epoch
+            row = {"epoch": epoch, "train_loss": float(train_loss[k]), "val_loss": float(val_loss)}
+            res.history.append(row)
+            if not (math.isfinite(row["train_loss"]) and math.isfinite(row["val_loss"])):
+                res.status, res.diverged_epoch = "diverged", epoch
+                active.remove(k)
+                if s.fail_on_nan:
+                    raise DivergedError(
+                        f"training diverged at epoch {epoch} (seed {res.seed}): loss "
+                        f"{row['train_loss']}; lower optimizer.lr or check the loss"
+                    )
+                continue
+            if s.monitor == "loss":
+                value = row["val_loss"]
+            else:
+                value = monitor_value(
+                    s.monitor, self.data.task, val.y, val_pred[k], self.data.n_classes
+                )
+                row[f"val_{s.monitor}"] = value
+            if self._improved(value, res.best_value):
+                res.best_value, res.best_epoch = value, epoch
+                if s.evaluate == "best":
+                    res.state = self._snapshot(k)
+            patience_over = s.patience is not None and epoch - res.best_epoch >= s.patience
+            if patience_over or epoch == s.epochs:
+                if s.evaluate == "last":
+                    res.state = self._snapshot(k)
+                active.remove(k)
+
+    def _improved(self, value: float, best: float | None) -> bool:
+        if best is None:
+            return True
+        return value > best if GREATER_IS_BETTER.get(self.settings.monitor, False) else value < best
+
+    @staticmethod
+    def _progress_text(results: list[MemberResult], monitor: str) -> str:
+        rows = [r.history[-1] for r in results if r.history]
+        if not rows:
+            return ""
+
+        def mean(key: str) -> float:
+            vals = [r[key] for r in rows if key in r]
+            return sum(vals) / len(vals) if vals else float("nan")
+
+        text = f"train {mean('train_loss'):.4f}  val {mean('val_loss'):.4f}"
+        if monitor != "loss":
+            text += f"  {monitor} {mean(f'val_{monitor}'):.4f}"
+        return text
+
+
+def settings_from_config(cfg: Any, task: str, known: list[str]) -> TrainSettings:
+    """Validate the ``trainer`` block; raise ConfigError naming the key at fault."""
+    from lossbench.errors import ConfigError
+    from lossbench.evaluation.metrics import DEFAULT_MONITOR
+
+    epochs = cfg.epochs
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+        raise ConfigError(f"trainer.epochs must be an integer >= 1, got {epochs}")
+    bs = cfg.batch_size
+    if bs == "full":
+        batch_size = None
+    elif isinstance(bs, int) and not isinstance(bs, bool) and bs >= 1:
+        batch_size = bs
+    else:
+        raise ConfigError(f"trainer.batch_size must be an integer >= 1 or 'full', got {bs}")
+    monitor = DEFAULT_MONITOR[task] if cfg.monitor == "auto" else cfg.monitor
+    if monitor != "loss" and monitor not in known:
+        raise ConfigError(
+            f"trainer.monitor={monitor} is not a {task} metric; choose auto, loss, or one of: "
+            + ", ".join(known)
+        )
+    patience = cfg.patience
+    if patience is not None and (not isinstance(patience, int) or patience < 1):
+        raise ConfigError(f"trainer.patience must be null (off) or an integer >= 1, got {patience}")
+    if cfg.evaluate not in ("best", "last"):
+        raise ConfigError(f"trainer.evaluate must be best or last, got {cfg.evaluate}")
+    return TrainSettings(
+        epochs=epochs,
+        batch_size=batch_size,
+        monitor=monitor,
+        patience=patience,
+        evaluate=cfg.evaluate,
+        progress=bool(cfg.progress),
+        fail_on_nan=bool(cfg.fail_on_nan),
+    )

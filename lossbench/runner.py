@@ -53,9 +53,7 @@ def build_experiment(cfg: DictConfig, seeds: list[int], choices: dict[str, str])
     """Build data, model, loss and optimizer; validate everything before training starts."""
     data: Dataset = build("dataset", cfg.dataset)
     _check_fits(cfg, choices, data)
-    settings = settings_from_config(
-        cfg.trainer, data.task, metrics.known_metrics(data.task, data.n_classes)
-    )
+    settings = settings_from_config(cfg.trainer, data.task, metrics.known_metrics(data))
     model = build(
         "model",
         cfg.model,
@@ -68,8 +66,14 @@ def build_experiment(cfg: DictConfig, seeds: list[int], choices: dict[str, str])
     return Experiment(data, Trainer(model, loss_fn, optimizer, data, settings))
 
 
-def evaluate_member(exp: Experiment, k: int, result: MemberResult) -> dict[str, dict[str, float]]:
-    """Test and validation metrics of member ``k`` at its chosen (best or last) epoch."""
+def evaluate_member(
+    exp: Experiment, k: int, result: MemberResult, posthoc_tau: float = 0.0
+) -> dict[str, dict[str, float]]:
+    """Test and validation metrics of member ``k`` at its chosen (best or last) epoch.
+
+    ``posthoc_tau`` > 0 applies post-hoc logit adjustment to any classifier before
+    scoring: predict ``argmax(z - tau * log prior)`` (Menon et al. 2021, eq. 10).
+    """
     trainer, data = exp.trainer, exp.data
     if result.state is not None:
         trainer.load_member_state(k, result.state)
@@ -77,7 +81,10 @@ def evaluate_member(exp: Experiment, k: int, result: MemberResult) -> dict[str, 
     for split_name in ("test", "val"):
         split = getattr(data, split_name)
         pred = trainer.predict(split)[k]
-        out[split_name] = metrics.compute(data.task, split.y, pred, data.n_classes)
+        if posthoc_tau and data.task == "classification":
+            prior = torch.tensor(data.stats()["class_prior"], dtype=pred.dtype)
+            pred = pred - posthoc_tau * prior.log()
+        out[split_name] = metrics.compute(data, split.y, pred)
     return out
 
 
@@ -124,7 +131,7 @@ def run_job(cfg: DictConfig) -> float | None:
             diverged_epoch=result.diverged_epoch,
         )
         if result.status == "completed":
-            evaluated = evaluate_member(exp, 0, result)
+            evaluated = evaluate_member(exp, 0, result, float(cfg.eval.posthoc_tau))
             record.update(metrics=evaluated["test"], val_metrics=evaluated["val"])
     except (ConfigError, DivergedError) as exc:
         return _fail(

@@ -1,8 +1,10 @@
 """Test and validation metrics per task, computed with scikit-learn.
 
-Names here are the column names in ``metrics.json`` and every table.
-Classification metrics take logits ``[N, C]`` and class indices; regression and
-forecast metrics take predictions shaped like the targets.
+Names here are the column names in ``metrics.json`` and every table. Every
+function takes the :class:`Dataset` (for the task, the class count and the
+training-split statistics that group metrics need), the true targets of the split
+being scored, and one model's predictions: logits ``[N, C]`` for classification,
+values shaped like the targets otherwise.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn import metrics as skm
+
+from lossbench.data import Dataset
 
 # Direction of each metric, for early stopping, "best epoch" and reports.
 GREATER_IS_BETTER: dict[str, bool] = {
@@ -53,8 +57,9 @@ _REGRESSION = {
 }
 
 
-def known_metrics(task: str, n_classes: int | None) -> list[str]:
-    """The scalar metric names reported for ``task`` (valid values of ``trainer.monitor``)."""
+def known_metrics(data: Dataset) -> list[str]:
+    """The scalar metric names reported for ``data`` (valid values of ``trainer.monitor``)."""
+    task, n_classes = data.task, data.n_classes
     if task == "classification":
         return [m for m in _CLASSIFICATION if n_classes == 2 or m not in _BINARY_ONLY]
     return list(_REGRESSION)
@@ -68,19 +73,18 @@ def _metric(name: str, task: str, y_true: torch.Tensor, pred: torch.Tensor, n_cl
     return _REGRESSION[name](y.reshape(-1), _numpy(pred).reshape(-1))
 
 
-def compute(
-    task: str, y_true: torch.Tensor, pred: torch.Tensor, n_classes: int | None
-) -> dict[str, float]:
+def compute(data: Dataset, y_true: torch.Tensor, pred: torch.Tensor) -> dict[str, float]:
     """All metrics of ``task`` for one model's predictions (logits for classification).
 
     Classification: accuracy, balanced accuracy, macro-F1, recall of each class
     (``recall_class_<c>``); binary adds ROC-AUC and average precision on the
     log-odds. Regression and forecast: MSE and MAE over all target elements.
     """
+    task, n_classes = data.task, data.n_classes
     binary_ok = task != "classification" or len(torch.unique(y_true)) == 2
     out = {
         name: float(_metric(name, task, y_true, pred, n_classes))
-        for name in known_metrics(task, n_classes)
+        for name in known_metrics(data)
         if binary_ok or name not in _BINARY_ONLY
     }
     if task == "classification":
@@ -110,10 +114,8 @@ _FAST_MONITORS = {
 }
 
 
-def monitor_value(
-    name: str, task: str, y_true: torch.Tensor, pred: torch.Tensor, n_classes: int | None
-) -> float:
+def monitor_value(name: str, data: Dataset, y_true: torch.Tensor, pred: torch.Tensor) -> float:
     """One validation metric, equal to the value :func:`compute` reports for it."""
     if name in _FAST_MONITORS:
         return _FAST_MONITORS[name](y_true, pred.reshape(y_true.shape + pred.shape[y_true.ndim :]))
-    return float(_metric(name, task, y_true, pred, n_classes))
+    return float(_metric(name, data.task, y_true, pred, data.n_classes))

@@ -11,7 +11,10 @@ A loss is a ``torch.nn.Module`` (or a plain function) called as ``loss(pred, tar
 what ``"mean"`` averages. A constructor may declare any of ``n_classes``,
 ``class_counts``, ``class_prior`` or ``train_targets``: the runner passes the
 training split's values under those names (see ``Dataset.stats``). A loss whose
-behaviour changes during training may define ``on_epoch_start(epoch, epochs)``.
+behaviour changes during training may define ``on_epoch_start(epoch, epochs)``
+(epochs count from 1); a loss made of several terms may define
+``components(pred, target) -> dict[str, Tensor]``, and the trainer logs each
+term's validation value per epoch as ``val_<name>`` in ``history.csv``.
 Its YAML file in ``configs/loss/`` names the class with ``_target_`` and the data
 families it fits with ``_tasks_``.
 """

@@ -120,6 +120,8 @@ class Trainer:
         active = list(range(self.k))  # members still training
         with EpochProgress(s.epochs, enabled=s.progress) as bar:
             for epoch in range(1, s.epochs + 1):
+                if hasattr(self.loss_fn, "on_epoch_start"):
+                    self.loss_fn.on_epoch_start(epoch, s.epochs)
                 train_loss = self._train_epoch(gens, active)
                 self._validate(epoch, train_loss, results, active)
                 bar.update(epoch, self._progress_text(results, s.monitor))
@@ -167,6 +169,7 @@ class Trainer:
             res = results[k]
             res.epochs_run = epoch
             row = {"epoch": epoch, "train_loss": float(train_loss[k]), "val_loss": float(val_loss)}
+            row.update(self._components(val_pred[k], val.y))
             res.history.append(row)
             if not (math.isfinite(row["train_loss"]) and math.isfinite(row["val_loss"])):
                 res.status, res.diverged_epoch = "diverged", epoch
@@ -180,9 +183,7 @@ class Trainer:
             if s.monitor == "loss":
                 value = row["val_loss"]
             else:
-                value = monitor_value(
-                    s.monitor, self.data.task, val.y, val_pred[k], self.data.n_classes
-                )
+                value = monitor_value(s.monitor, self.data, val.y, val_pred[k])
                 row[f"val_{s.monitor}"] = value
             if self._improved(value, res.best_value):
                 res.best_value, res.best_epoch = value, epoch
@@ -193,6 +194,14 @@ class Trainer:
                 if s.evaluate == "last":
                     res.state = self._snapshot(k)
                 active.remove(k)
+
+    @torch.no_grad()
+    def _components(self, pred: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        """``val_<name>`` for each term a loss reports through ``components(pred, target)``."""
+        components = getattr(self.loss_fn, "components", None)
+        if components is None:
+            return {}
+        return {f"val_{name}": float(value) for name, value in components(pred, y).items()}
 
     def _improved(self, value: float, best: float | None) -> bool:
         if best is None:

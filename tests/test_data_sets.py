@@ -127,7 +127,7 @@ def test_imbalanced_regression_skewed_train_uniform_test():
     mean, std = data.info["target_mean"], data.info["target_std"]
     z_train = data.train.y.double() * std + mean
     z_test = data.test.y.double() * std + mean
-    assert 0 <= float(z_test.min()) and float(z_test.max()) <= 1
+    assert float(z_test.min()) >= 0 and float(z_test.max()) <= 1
     low, high = float((z_train < 0.1).double().mean()), float((z_train > 0.9).double().mean())
     assert low > 10 * high  # density ratio 100 between the ends
     assert abs(float((z_test < 0.5).double().mean()) - 0.5) < 0.05

@@ -59,6 +59,7 @@ def build_experiment(cfg: DictConfig, seeds: list[int], choices: dict[str, str])
         cfg.model,
         in_features=data.in_features,
         out_features=data.out_features,
+        input_shape=list(data.train.x.shape[1:]),
         seeds=seeds,
     )
     loss_fn = build("loss", cfg.loss, **data.stats())

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
+from lossbench.errors import ConfigError
+
 Task = Literal["classification", "regression", "forecast"]
 
 
@@ -88,24 +90,51 @@ def stratified_split(
 
 
 def tabular_classification(
-    name: str, x: np.ndarray, y: np.ndarray, val_size: float, test_size: float, seed: int
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    val_size: float,
+    test_size: float,
+    seed: int,
+    info: dict[str, Any] | None = None,
 ) -> Dataset:
     """Stratified splits, standard scaling fitted on the training split only."""
+    (xtr, ytr), (xva, yva), (xte, yte) = stratified_split(x, y, val_size, test_size, seed)
+    return scaled_classification(
+        name, (xtr, ytr), (xva, yva), (xte, yte), int(y.max()) + 1, info or {}
+    )
+
+
+Arrays = tuple[np.ndarray, np.ndarray]
+
+
+def scaled_classification(
+    name: str, train: Arrays, val: Arrays, test: Arrays, n_classes: int, info: dict[str, Any]
+) -> Dataset:
+    """A classification Dataset from numpy splits; StandardScaler fitted on ``train`` only."""
     from sklearn.preprocessing import StandardScaler
 
-    (xtr, ytr), (xva, yva), (xte, yte) = stratified_split(x, y, val_size, test_size, seed)
-    scaler = StandardScaler().fit(xtr)
+    scaler = StandardScaler().fit(train[0])
 
     def to_split(xs: np.ndarray, ys: np.ndarray) -> Split:
         xt = torch.as_tensor(scaler.transform(xs), dtype=torch.float32)
         return Split(xt, torch.as_tensor(ys, dtype=torch.int64))
 
-    n_classes = int(y.max()) + 1
     return Dataset(
         name,
         "classification",
-        to_split(xtr, ytr),
-        to_split(xva, yva),
-        to_split(xte, yte),
+        to_split(*train),
+        to_split(*val),
+        to_split(*test),
         n_classes=n_classes,
+        info=info,
     )
+
+
+def check_fractions(val_size: float, test_size: float) -> None:
+    """Validation and test fractions must leave a training split."""
+    if not (0 < val_size < 1 and 0 < test_size < 1 and val_size + test_size < 1):
+        raise ConfigError(
+            "dataset.val_size and dataset.test_size must be in (0, 1) with a sum below 1, "
+            f"got {val_size} and {test_size}"
+        )

@@ -1,99 +1,262 @@
-"""Test and validation metrics per task, computed with scikit-learn.
+"""Test and validation metrics per task.
 
 Names here are the column names in ``metrics.json`` and every table. Every
 function takes the :class:`Dataset` (for the task, the class count and the
 training-split statistics that group metrics need), the true targets of the split
 being scored, and one model's predictions: logits ``[N, C]`` for classification,
-values shaped like the targets otherwise.
+values shaped like the targets otherwise. A group metric whose group has no
+sample in the scored split is NaN (``null`` in ``metrics.json``).
 """
 
 from __future__ import annotations
+
+import math
+from typing import Any
 
 import numpy as np
 import torch
 from sklearn import metrics as skm
 
 from lossbench.data import Dataset
+from lossbench.data.profiles import GROUPS, bin_index, target_regions
 
 # Direction of each metric, for early stopping, "best epoch" and reports.
 GREATER_IS_BETTER: dict[str, bool] = {
     "accuracy": True,
     "balanced_accuracy": True,
     "macro_f1": True,
+    "gmean": True,
+    "ece": False,
+    "many_shot_accuracy": True,
+    "medium_shot_accuracy": True,
+    "few_shot_accuracy": True,
     "roc_auc": True,
     "average_precision": True,
+    "f1_best_threshold": True,
     "mse": False,
     "mae": False,
+    **{f"{m}_{g}": False for m in ("mse", "mae") for g in GROUPS},
+    "gmean_ae": False,
+    "dtw": False,
+    "tdi": False,
+    "smape": False,
+    "mase": False,
     "loss": False,
 }
 
 DEFAULT_MONITOR = {"classification": "balanced_accuracy", "regression": "mse", "forecast": "mse"}
+
+ECE_BINS = 15
+_BINARY_ONLY = ("roc_auc", "average_precision", "f1_best_threshold")
+_SHOT = tuple(f"{g}_shot_accuracy" for g in GROUPS)
+_CLASSIFICATION = ("accuracy", "balanced_accuracy", "macro_f1", "gmean", "ece")
+_REGRESSION = ("mse", "mae", *(f"{m}_{g}" for m in ("mse", "mae") for g in GROUPS), "gmean_ae")
+_FORECAST = ("mse", "mae", "dtw", "tdi", "smape", "mase")
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().to(torch.float64).numpy() if t.is_floating_point() else t.numpy()
 
 
-def _binary_score(z: np.ndarray) -> np.ndarray:
-    """Log-odds of class 1 from two logits: a monotone score for ranking metrics."""
-    return z[:, 1] - z[:, 0]
-
-
-# name -> f(y_true, logits, y_pred, n_classes); binary-only metrics are marked below.
-_CLASSIFICATION = {
-    "accuracy": lambda y, z, p, c: skm.accuracy_score(y, p),
-    "balanced_accuracy": lambda y, z, p, c: skm.balanced_accuracy_score(y, p),
-    "macro_f1": lambda y, z, p, c: skm.f1_score(
-        y, p, labels=list(range(c)), average="macro", zero_division=0
-    ),
-    "roc_auc": lambda y, z, p, c: skm.roc_auc_score(y, _binary_score(z)),
-    "average_precision": lambda y, z, p, c: skm.average_precision_score(y, _binary_score(z)),
-}
-_BINARY_ONLY = ("roc_auc", "average_precision")
-
-_REGRESSION = {
-    "mse": lambda y, p: skm.mean_squared_error(y, p),
-    "mae": lambda y, p: skm.mean_absolute_error(y, p),
-}
-
-
 def known_metrics(data: Dataset) -> list[str]:
     """The scalar metric names reported for ``data`` (valid values of ``trainer.monitor``)."""
-    task, n_classes = data.task, data.n_classes
-    if task == "classification":
-        return [m for m in _CLASSIFICATION if n_classes == 2 or m not in _BINARY_ONLY]
-    return list(_REGRESSION)
+    if data.task == "classification":
+        names = list(_CLASSIFICATION)
+        if data.info.get("shot_groups"):
+            names += _SHOT
+        if data.n_classes == 2:
+            names += _BINARY_ONLY
+        return names
+    return list(_REGRESSION if data.task == "regression" else _FORECAST)
 
 
-def _metric(name: str, task: str, y_true: torch.Tensor, pred: torch.Tensor, n_classes: int | None):
-    y = _numpy(y_true)
-    if task == "classification":
-        z = _numpy(pred)
-        return _CLASSIFICATION[name](y, z, z.argmax(axis=-1), n_classes)
-    return _REGRESSION[name](y.reshape(-1), _numpy(pred).reshape(-1))
+# -- classification ------------------------------------------------------------
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def gmean_recall(y: np.ndarray, y_pred: np.ndarray) -> float:
+    """Geometric mean of the recalls of the classes present in ``y`` (Kubat & Matwin 1997)."""
+    recalls = [float((y_pred[y == c] == c).mean()) for c in np.unique(y)]
+    return float(np.prod(recalls) ** (1.0 / len(recalls)))
+
+
+def expected_calibration_error(y: np.ndarray, prob: np.ndarray, n_bins: int = ECE_BINS) -> float:
+    """ECE of Guo et al. 2017: sum_b |B_b|/N * |accuracy(B_b) - confidence(B_b)|.
+
+    Confidence is the maximum class probability; ``n_bins`` equal-width bins
+    (lo, hi] over [0, 1].
+    """
+    conf, hit = prob.max(axis=-1), (prob.argmax(axis=-1) == y).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
+    total = 0.0
+    for b in np.unique(bins):
+        m = bins == b
+        total += m.mean() * abs(hit[m].mean() - conf[m].mean())
+    return float(total)
+
+
+def best_threshold_f1(y: np.ndarray, score: np.ndarray) -> float:
+    """The largest F1 of class 1 over all thresholds on ``score`` (predict 1 if score >= t).
+
+    An oracle on the scored split: the upper bound that threshold moving can reach.
+    """
+    order = np.argsort(-score, kind="stable")
+    s, pos = score[order], (y[order] == 1).astype(np.float64)
+    last = np.r_[np.flatnonzero(np.diff(s) != 0), len(s) - 1]  # end of each distinct score
+    tp, fp = np.cumsum(pos)[last], np.cumsum(1.0 - pos)[last]
+    fn = pos.sum() - tp
+    return float(np.max(2 * tp / np.maximum(2 * tp + fp + fn, 1e-300)))
+
+
+def shot_accuracy(y: np.ndarray, y_pred: np.ndarray, classes: list[int]) -> float:
+    """Accuracy on the samples whose true class is in ``classes`` (Liu et al. 2019)."""
+    m = np.isin(y, classes)
+    return float((y_pred[m] == y[m]).mean()) if m.any() else math.nan
+
+
+def classification(data: Dataset, y: np.ndarray, z: np.ndarray) -> dict[str, float]:
+    n_classes = int(data.n_classes)
+    y_pred = z.argmax(axis=-1)
+    labels = list(range(n_classes))
+    out = {
+        "accuracy": skm.accuracy_score(y, y_pred),
+        "balanced_accuracy": skm.balanced_accuracy_score(y, y_pred),
+        "macro_f1": skm.f1_score(y, y_pred, labels=labels, average="macro", zero_division=0),
+        "gmean": gmean_recall(y, y_pred),
+        "ece": expected_calibration_error(y, softmax(z)),
+    }
+    for group, classes in (data.info.get("shot_groups") or {}).items():
+        out[f"{group}_shot_accuracy"] = shot_accuracy(y, y_pred, classes)
+    if n_classes == 2 and len(np.unique(y)) == 2:
+        score = z[:, 1] - z[:, 0]  # log-odds of class 1: a monotone score for ranking metrics
+        out["roc_auc"] = skm.roc_auc_score(y, score)
+        out["average_precision"] = skm.average_precision_score(y, score)
+        out["f1_best_threshold"] = best_threshold_f1(y, score)
+    recall = skm.recall_score(y, y_pred, labels=labels, average=None, zero_division=0)
+    out.update({f"recall_class_{c}": r for c, r in enumerate(recall)})
+    return out
+
+
+# -- regression ----------------------------------------------------------------
+def gmean_abs_error(y: np.ndarray, p: np.ndarray) -> float:
+    """Geometric mean of absolute errors, exp(mean log |e|) (Yang et al. 2021); 0 if any e=0."""
+    err = np.abs(p - y)
+    if (err == 0).any():
+        return 0.0
+    return float(np.exp(np.log(err).mean()))
+
+
+def _regions(data: Dataset) -> dict[str, Any]:
+    regions = data.info.get("target_regions")
+    return regions if regions else target_regions(_numpy(data.train.y))
+
+
+def regression(data: Dataset, y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    out = {"mse": skm.mean_squared_error(y, p), "mae": skm.mean_absolute_error(y, p)}
+    regions = _regions(data)
+    labels = np.array(regions["labels"])[bin_index(y, regions["edges"])]
+    for group in GROUPS:
+        m = labels == group
+        err = p[m] - y[m]
+        out[f"mse_{group}"] = float((err**2).mean()) if m.any() else math.nan
+        out[f"mae_{group}"] = float(np.abs(err).mean()) if m.any() else math.nan
+    out["gmean_ae"] = gmean_abs_error(y, p)
+    return out
+
+
+# -- forecasting ---------------------------------------------------------------
+def dtw_tdi(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample DTW and TDI between target and prediction series [N, H] or [N, H, D].
+
+    DTW is the square root of the smallest summed squared Euclidean distance over
+    alignment paths (tslearn's ``dtw``). TDI, the temporal distortion index as
+    DILATE evaluates it (Le Guen & Thome 2019; Frias-Paredes et al. 2017), is
+    sum over the optimal path of (i - j)^2, normalised by H^2 (H = horizon), so a
+    perfectly timed forecast (diagonal path) scores 0. The path is traced back
+    from (H-1, H-1) preferring the diagonal, then (i-1, j), then (i, j-1) on ties,
+    as tslearn's ``dtw_path`` does with the target as the first series.
+    """
+    y = y.reshape(*y.shape[:2], -1)
+    p = p.reshape(*p.shape[:2], -1)
+    n, h, h2 = y.shape[0], y.shape[1], p.shape[1]
+    cost = ((y[:, :, None, :] - p[:, None, :, :]) ** 2).sum(-1)
+    acc = np.full((n, h + 1, h2 + 1), np.inf)
+    acc[:, 0, 0] = 0.0
+    for i in range(1, h + 1):
+        for j in range(1, h2 + 1):
+            best = np.minimum(np.minimum(acc[:, i - 1, j - 1], acc[:, i - 1, j]), acc[:, i, j - 1])
+            acc[:, i, j] = cost[:, i - 1, j - 1] + best
+    dtw = np.sqrt(acc[:, h, h2])
+    rows = np.arange(n)
+    i, j = np.full(n, h - 1), np.full(n, h2 - 1)
+    dist = (i - j).astype(np.float64) ** 2
+    while True:
+        active = (i > 0) | (j > 0)
+        if not active.any():
+            break
+        # candidates in acc's padded coordinates: (i-1, j-1), (i-1, j), (i, j-1)
+        cand = np.stack([acc[rows, i, j], acc[rows, i, j + 1], acc[rows, i + 1, j]], axis=1)
+        step = np.argmin(cand, axis=1)
+        step = np.where(i == 0, 2, np.where(j == 0, 1, step))
+        di = np.where(active & (step != 2), 1, 0)
+        dj = np.where(active & (step != 1), 1, 0)
+        i, j = i - di, j - dj
+        dist += np.where(active, (i - j).astype(np.float64) ** 2, 0.0)
+    return dtw, dist / (h * h)
+
+
+def smape(y: np.ndarray, p: np.ndarray) -> float:
+    """Symmetric MAPE in percent, 100 * mean 2|p - y| / (|y| + |p|), as in the M4 competition
+    (Makridakis et al. 2020); a term with y = p = 0 counts 0. Range [0, 200]."""
+    den = np.abs(y) + np.abs(p)
+    terms = np.where(den > 0, 2 * np.abs(p - y) / np.where(den > 0, den, 1.0), 0.0)
+    return float(100 * terms.mean())
+
+
+def _mase_scale(data: Dataset) -> float:
+    if "mase_scale" in data.info:
+        return float(data.info["mase_scale"])
+    y = _numpy(data.train.y)
+    return float(np.abs(np.diff(y, axis=1)).mean()) if y.ndim > 1 and y.shape[1] > 1 else math.nan
+
+
+def forecast(data: Dataset, y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """MSE, MAE, DTW and TDI on the model's (scaled) values; sMAPE on the original scale;
+    MASE (Hyndman & Koehler 2006) = MAE / the training series' naive one-step MAE."""
+    dtw, tdi = dtw_tdi(y, p)
+    mean, std = float(data.info.get("target_mean", 0.0)), float(data.info.get("target_std", 1.0))
+    mae = skm.mean_absolute_error(y.reshape(-1), p.reshape(-1))
+    return {
+        "mse": skm.mean_squared_error(y.reshape(-1), p.reshape(-1)),
+        "mae": mae,
+        "dtw": float(dtw.mean()),
+        "tdi": float(tdi.mean()),
+        "smape": smape(y * std + mean, p * std + mean),
+        "mase": mae / _mase_scale(data),
+    }
 
 
 def compute(data: Dataset, y_true: torch.Tensor, pred: torch.Tensor) -> dict[str, float]:
-    """All metrics of ``task`` for one model's predictions (logits for classification).
+    """All metrics of ``data.task`` for one model's predictions (logits for classification).
 
-    Classification: accuracy, balanced accuracy, macro-F1, recall of each class
-    (``recall_class_<c>``); binary adds ROC-AUC and average precision on the
-    log-odds. Regression and forecast: MSE and MAE over all target elements.
+    Classification: accuracy, balanced accuracy, macro-F1, G-mean of recalls,
+    ECE (15 equal-width bins), recall of each class (``recall_class_<c>``),
+    many/medium/few-shot accuracy on long-tailed sets; binary adds ROC-AUC,
+    average precision and the best-threshold F1, all on the log-odds.
+    Regression: MSE and MAE overall and per many/medium/few target region, and
+    the G-mean of absolute errors. Forecast: MSE, MAE, DTW, TDI, sMAPE, MASE.
     """
-    task, n_classes = data.task, data.n_classes
-    binary_ok = task != "classification" or len(torch.unique(y_true)) == 2
-    out = {
-        name: float(_metric(name, task, y_true, pred, n_classes))
-        for name in known_metrics(data)
-        if binary_ok or name not in _BINARY_ONLY
-    }
-    if task == "classification":
-        y, p = _numpy(y_true), _numpy(pred).argmax(axis=-1)
-        recall = skm.recall_score(
-            y, p, labels=list(range(n_classes)), average=None, zero_division=0
-        )
-        out.update({f"recall_class_{c}": float(r) for c, r in enumerate(recall)})
-    return out
+    y = _numpy(y_true)
+    p = _numpy(pred)
+    if data.task == "classification":
+        out = classification(data, y, p)
+    else:
+        p = p.reshape(y.shape)
+        out = regression(data, y, p) if data.task == "regression" else forecast(data, y, p)
+    return {k: float(v) for k, v in out.items()}
 
 
 def _balanced_accuracy(y: torch.Tensor, y_pred: torch.Tensor) -> float:
@@ -118,4 +281,4 @@ def monitor_value(name: str, data: Dataset, y_true: torch.Tensor, pred: torch.Te
     """One validation metric, equal to the value :func:`compute` reports for it."""
     if name in _FAST_MONITORS:
         return _FAST_MONITORS[name](y_true, pred.reshape(y_true.shape + pred.shape[y_true.ndim :]))
-    return float(_metric(name, data.task, y_true, pred, data.n_classes))
+    return compute(data, y_true, pred).get(name, math.nan)

@@ -8,6 +8,7 @@ model. A model config is one YAML file in ``configs/model/`` whose
 """
 
 from lossbench.models.mlp import MLP, Linear
+from lossbench.models.sequence import GRU, CNN1d
 from lossbench.models.stacked import StackedLinear, StackedModel
 
-__all__ = ["MLP", "Linear", "StackedLinear", "StackedModel"]
+__all__ = ["CNN1d", "GRU", "MLP", "Linear", "StackedLinear", "StackedModel"]

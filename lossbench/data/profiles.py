@@ -1,0 +1,104 @@
+"""Class-count profiles and the many / medium / few grouping of classes and target regions.
+
+The exponential long-tail profile n_c = n_max * rho^(-c/(C-1)) is the one of
+Cao et al. 2019 (LDAM, "Learning Imbalanced Datasets with Label-Distribution-Aware
+Margin Loss") and Cui et al. 2019. Groups follow Liu et al. 2019 (OLTR) for
+classes and Yang et al. 2021 (DIR) for target regions: many-shot has more than
+``many`` training samples, few-shot fewer than ``few``, medium-shot the rest.
+When the set is too small for those thresholds (some group would be empty),
+groups are thirds of the ranking by training count instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from lossbench.errors import ConfigError
+
+GROUPS = ("many", "medium", "few")
+
+
+def exponential_profile(n_max: int, n_classes: int, ratio: float) -> list[int]:
+    """Training count per class index: ``floor(n_max * ratio^(-c/(C-1)))``, at least 1."""
+    if ratio < 1:
+        raise ConfigError(f"dataset.imbalance_ratio must be >= 1 (head/tail count), got {ratio}")
+    if n_classes < 2:
+        raise ConfigError(f"dataset.n_classes must be >= 2, got {n_classes}")
+    return [max(1, int(n_max * ratio ** (-c / (n_classes - 1)))) for c in range(n_classes)]
+
+
+def group_by_count(
+    counts: Sequence[int], many: int = 100, few: int = 20
+) -> tuple[dict[str, list[int]], str]:
+    """Indices grouped into many / medium / few by their counts; returns (groups, rule).
+
+    ``rule`` is ``"thresholds"`` (> many, [few, many], < few) or ``"thirds"`` when
+    a threshold group would be empty: the ranking by count (ties by index) is cut
+    into three nearly equal parts, the largest counts first.
+    """
+    if few > many:
+        raise ConfigError(f"dataset.few_shot ({few}) must not exceed dataset.many_shot ({many})")
+    counts = [int(c) for c in counts]
+    groups = {
+        "many": [i for i, c in enumerate(counts) if c > many],
+        "medium": [i for i, c in enumerate(counts) if few <= c <= many],
+        "few": [i for i, c in enumerate(counts) if c < few],
+    }
+    if all(groups.values()) or len(counts) < 3:
+        return groups, "thresholds"
+    order = sorted(range(len(counts)), key=lambda i: (-counts[i], i))
+    parts = np.array_split(np.array(order), 3)
+    return {g: sorted(int(i) for i in p) for g, p in zip(GROUPS, parts, strict=True)}, "thirds"
+
+
+def subsample_minority(
+    x: np.ndarray, y: np.ndarray, ratio: float | None, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keep ``ceil(n_max / ratio)`` random rows of the smallest class (``None`` = as is).
+
+    Makes a real set more imbalanced: the ratio of the largest to the smallest
+    class becomes ``ratio``. Asking for less imbalance than the set has is an error.
+    """
+    if ratio is None:
+        return x, y
+    counts = np.bincount(y)
+    natural = counts.max() / counts[counts > 0].min()
+    if ratio < natural:
+        raise ConfigError(
+            f"dataset.imbalance_ratio={ratio} is below this set's own ratio {natural:.2f}; "
+            "use null (as is) or a larger value"
+        )
+    minority = int(np.argmin(np.where(counts > 0, counts, np.iinfo(np.int64).max)))
+    keep_n = max(1, int(np.ceil(counts.max() / ratio)))
+    idx_min = rng.permutation(np.flatnonzero(y == minority))[:keep_n]
+    keep = np.sort(np.concatenate([np.flatnonzero(y != minority), idx_min]))
+    return x[keep], y[keep]
+
+
+def target_regions(
+    train_y: np.ndarray, n_bins: int = 20, many: int = 100, few: int = 20
+) -> dict[str, object]:
+    """Equal-width bins over the training target range, each labelled many / medium / few.
+
+    Yang et al. 2021 (Delving into Deep Imbalanced Regression) report errors on
+    these regions; the labels come from the training count of each bin.
+    """
+    if n_bins < 3:
+        raise ConfigError(f"dataset.n_bins must be >= 3, got {n_bins}")
+    y = np.asarray(train_y, dtype=np.float64).reshape(-1)
+    edges = np.linspace(y.min(), y.max(), n_bins + 1)
+    counts = np.bincount(bin_index(y, edges), minlength=n_bins)
+    groups, rule = group_by_count(counts, many, few)
+    labels = [""] * n_bins
+    for g, members in groups.items():
+        for b in members:
+            labels[b] = g
+    return {"edges": edges.tolist(), "labels": labels, "counts": counts.tolist(), "rule": rule}
+
+
+def bin_index(y: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """The bin of each value; values outside the edges go to the first or last bin."""
+    edges = np.asarray(edges)
+    return np.clip(np.searchsorted(edges, y, side="right") - 1, 0, len(edges) - 2)

@@ -13,6 +13,7 @@ naming the config key.
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import sys
 from typing import Any
@@ -57,17 +58,30 @@ def import_target(key: str, target_path: Any) -> Any:
             f"e.g. {key}._target_=mypkg.losses.MyLoss"
         )
     try:
-        return get_object(target_path)
+        return _locate(target_path)
     except Exception as exc:
         first = exc
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.append(cwd)
         try:
-            return get_object(target_path)
+            return _locate(target_path)
         except Exception:
             pass
-    raise ConfigError(f"{key}._target_={target_path} cannot be imported: {first}") from None
+    raise ConfigError(
+        f"{key}._target_={target_path} cannot be imported: "
+        + " ".join(line.strip() for line in str(first).splitlines() if line.strip())
+    ) from None
+
+
+def _locate(path: str) -> Any:
+    """``hydra.utils.get_object`` without its error log (the caller reports one line)."""
+    log = logging.getLogger("hydra.utils")
+    disabled, log.disabled = log.disabled, True
+    try:
+        return get_object(path)
+    finally:
+        log.disabled = disabled
 
 
 def build(key: str, node: DictConfig | dict, **context: Any) -> Any:

@@ -57,7 +57,7 @@ def test_every_loss_trains_one_epoch(tmp_path):
             record = read_metrics(job)
             records[record["choices"]["loss"]] = (record, job)
         assert sorted(records) == sorted(names)
-        for name, (record, job) in records.items():
+        for name, (record, _job) in records.items():
             assert record["status"] == "completed", (family, name, record["error"])
             assert record["task"] == family and record["epochs_run"] == 1
             assert record["metrics"], (family, name)

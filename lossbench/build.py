@@ -1,14 +1,21 @@
 """Build components (dataset, model, loss, optimizer) from their config nodes.
 
-Any ``_target_`` works, lossbench's or the user's own. Training-set statistics
-reach a constructor only if it declares a parameter of that name, so a new loss
-asks for what it needs and nothing else has to change. Mistakes become a
-one-line :class:`ConfigError` naming the config key.
+Any ``_target_`` works, lossbench's or the user's own; a module is looked up on
+``sys.path`` and then in the current directory (as ``python -m`` would). A loss
+may also be a plain function ``f(pred, target, **params)``: it is wrapped into a
+loss module with its config params bound (:class:`lossbench.losses.function.FunctionLoss`).
+Training-set statistics reach a constructor (or loss function) only if it
+declares a parameter of that name, so a new loss asks for what it needs and
+nothing else has to change. Mistakes become a one-line :class:`ConfigError`
+naming the config key.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
+import os
+import sys
 from typing import Any
 
 from hydra.errors import InstantiationException
@@ -25,8 +32,11 @@ def tasks_of(node: DictConfig) -> tuple[str, ...]:
     return tuple(node.get("_tasks_") or ())
 
 
-def _params(node: DictConfig) -> dict[str, Any]:
-    params = OmegaConf.to_container(node, resolve=True)
+def _params(node: DictConfig | dict) -> dict[str, Any]:
+    if isinstance(node, DictConfig):
+        params = OmegaConf.to_container(node, resolve=True)
+    else:
+        params = dict(node)
     for key in META_KEYS:
         params.pop(key, None)
     return params
@@ -40,20 +50,58 @@ def _accepted(target: Any, context: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in context.items() if k in sig.parameters}
 
 
-def build(key: str, node: DictConfig, **context: Any) -> Any:
+def import_target(key: str, target_path: Any) -> Any:
+    """The object ``_target_`` names; also found in the current directory."""
+    if not target_path or target_path == "???":
+        raise ConfigError(
+            f"{key}._target_ is not set: name the class or function to build, "
+            f"e.g. {key}._target_=mypkg.losses.MyLoss"
+        )
+    try:
+        return _locate(target_path)
+    except Exception as exc:
+        first = exc
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.append(cwd)
+        try:
+            return _locate(target_path)
+        except Exception:
+            pass
+    raise ConfigError(
+        f"{key}._target_={target_path} cannot be imported: "
+        + " ".join(line.strip() for line in str(first).splitlines() if line.strip())
+    ) from None
+
+
+def _locate(path: str) -> Any:
+    """``hydra.utils.get_object`` without its error log (the caller reports one line)."""
+    log = logging.getLogger("hydra.utils")
+    disabled, log.disabled = log.disabled, True
+    try:
+        return get_object(path)
+    finally:
+        log.disabled = disabled
+
+
+def build(key: str, node: DictConfig | dict, **context: Any) -> Any:
     """Instantiate ``node`` (the config at ``key``), passing the ``context`` it accepts.
 
     Values set in the config take precedence over context values.
     """
     params = _params(node)
     target_path = params.get("_target_")
-    if not target_path:
-        raise ConfigError(f"{key} has no _target_: name the class or function to build")
-    try:
-        target = get_object(target_path)
-    except Exception as exc:
-        raise ConfigError(f"{key}._target_={target_path} cannot be imported: {exc}") from None
+    target = import_target(key, target_path)
     extra = {k: v for k, v in _accepted(target, context).items() if k not in params}
+    if key.split(".")[0] == "loss":
+        from lossbench.losses.function import FunctionLoss, is_loss_function
+
+        if is_loss_function(target):
+            params.pop("_target_")
+            try:
+                return FunctionLoss(target, **params, **extra)
+            except ValueError as exc:
+                raise ConfigError(f"{key} ({target_path}): {_first_line(exc)}") from None
     try:
         return instantiate(params, **extra)
     except InstantiationException as exc:

@@ -16,6 +16,7 @@ from lossbench import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("lossbench.app", "train and evaluate; Hydra overrides, -m (multirun), --cfg, --help"),
     "list": ("lossbench.registry", "the losses, datasets, models and optimizers that exist"),
+    "check": ("lossbench.check", "gradients, extremes, reductions of a loss: check loss=NAME ..."),
 }
 
 USAGE = """usage: lossbench [--help] [--version] COMMAND [ARGS ...]
@@ -30,6 +31,7 @@ examples:
   lossbench run loss=asymmetric loss.class_weights=[0.5,2.0] optimizer=rmsprop
   lossbench run -m loss=ce,asymmetric seed=0,1,2  # a sweep: one job per combination
   lossbench list losses
+  lossbench check loss=focal loss.gamma=0.5          # gradients, extremes, reductions
   lossbench run --help                            # Hydra's help: config groups and overrides
 """
 

@@ -29,6 +29,7 @@ from lossbench.training.loop import DivergedError, MemberResult, Trainer, settin
 from lossbench.training.optim import make_optimizer
 
 GROUPS = ("dataset", "model", "loss", "optimizer")
+GROUP_LISTS = {"loss": "losses", "model": "models"}
 
 
 @dataclass
@@ -45,7 +46,7 @@ def _check_fits(cfg: DictConfig, choices: dict[str, str], data: Dataset) -> None
         if tasks and data.task not in tasks:
             raise ConfigError(
                 f"{group}={choices.get(group)} fits {'/'.join(tasks)} data, but dataset="
-                f"{choices.get('dataset')} is a {data.task} dataset; see `lossbench list {group}s`"
+                f"{choices.get('dataset')} is a {data.task} dataset; see `lossbench list {GROUP_LISTS[group]}`"
             )
 
 

@@ -62,3 +62,26 @@ def class_nll(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def is_binary_logit(pred: torch.Tensor, target: torch.Tensor) -> bool:
     """True when ``pred`` holds one logit per sample rather than one per class."""
     return pred.numel() == target.numel()
+
+
+def as_class_logits(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Logits ``[N, C]``; one binary logit ``z`` (log-odds of class 1) becomes ``[0, z]``.
+
+    ``softmax([0, z]) = [1 - sigmoid(z), sigmoid(z)]``, so every multiclass loss
+    also covers a single-logit binary model without a separate code path.
+    """
+    if is_binary_logit(pred, target):
+        z = pred.reshape(target.shape)
+        return torch.stack([torch.zeros_like(z), z], dim=-1)
+    return pred
+
+
+def counts_of(values: object, name: str, key: str = "class_counts") -> list[float]:
+    """Per-class training statistics as floats; every class must occur (a loss divides by
+    or takes the log of them)."""
+    if values is None:
+        raise ValueError(f"{name} needs the training statistic {key}")
+    counts = [float(c) for c in values]
+    if not counts or min(counts) <= 0:
+        raise ValueError(f"{name} needs every class in the training split, got {key}={counts}")
+    return counts

@@ -1,0 +1,58 @@
+"""The training label distribution of a regression task: histogram, LDS smoothing, bin lookup.
+
+Shared by the density-based regression losses (``weighted_mse``, ``balanced_mse``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+KERNELS = ("gaussian", "triang", "laplace")
+
+
+def label_histogram(train_targets: object, n_bins: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(edges [n_bins + 1], counts [n_bins])`` of the training targets, equal-width bins."""
+    if train_targets is None:
+        raise ValueError("this loss needs the training targets (train_targets)")
+    if not isinstance(n_bins, int) or n_bins < 1:
+        raise ValueError(f"n_bins must be an integer >= 1, got {n_bins}")
+    y = torch.as_tensor(train_targets)
+    if not y.dtype.is_floating_point or y.numel() == 0:
+        raise ValueError("this loss needs non-empty float (regression) train_targets")
+    y = y.to(torch.float64).reshape(-1)
+    lo, hi = float(y.min()), float(y.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    edges = torch.linspace(lo, hi, n_bins + 1, dtype=torch.float64)
+    counts = torch.bincount(bin_index(y, edges), minlength=n_bins).to(torch.float64)
+    return edges, counts
+
+
+def bin_index(values: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """Bin of each value; values outside the training range fall in the first or last bin."""
+    inner = edges[1:-1].to(values.dtype)
+    return torch.bucketize(values.detach().contiguous(), inner, right=True)
+
+
+def lds_window(kernel: str, ks: int, sigma: float) -> torch.Tensor:
+    """Symmetric smoothing window of odd size ``ks``, peak 1 (Yang et al. 2021, LDS)."""
+    if kernel not in KERNELS:
+        raise ValueError(f"lds_kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
+    if not isinstance(ks, int) or ks < 1 or ks % 2 == 0:
+        raise ValueError(f"lds_ks must be an odd integer >= 1, got {ks}")
+    if sigma <= 0:
+        raise ValueError(f"lds_sigma must be > 0, got {sigma}")
+    half = ks // 2
+    x = torch.arange(-half, half + 1, dtype=torch.float64)
+    if kernel == "gaussian":
+        return torch.exp(-(x**2) / (2 * sigma**2))
+    if kernel == "triang":
+        return 1.0 - x.abs() / (half + 1)
+    return torch.exp(-x.abs() / sigma)
+
+
+def smooth(values: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """Convolve a histogram with ``window`` (zero outside the range, as ``mode='constant'``)."""
+    half = window.numel() // 2
+    padded = torch.nn.functional.pad(values[None, None], (half, half))
+    return torch.nn.functional.conv1d(padded, window.flip(0)[None, None])[0, 0]

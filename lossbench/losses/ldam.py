@@ -1,0 +1,83 @@
+"""LDAM: label-distribution-aware margins, with optional deferred re-weighting (Cao et al. 2019)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from lossbench.losses.base import Loss, as_class_logits, counts_of
+from lossbench.losses.class_balanced import effective_number_weights
+
+
+class LDAMLoss(Loss):
+    """LDAM loss ``CE(s * (z - m_y e_y), y)`` with ``m_c = C / n_c^(1/4)`` scaled so the
+    rarest class gets ``max_margin`` (Cao et al. 2019, "Learning Imbalanced Datasets with
+    Label-Distribution-Aware Margin Loss", eq. 13).
+
+    The margin is subtracted from the true-class logit only, so rare classes must be
+    won by a wider margin. ``s = 30`` in the paper assumes cosine (normalised)
+    logits in [-1, 1]; lossbench models emit plain logits, where ``s = 30`` blows
+    the loss up, so the default here is ``s = 1`` (margins in logit units).
+
+    DRW (deferred re-weighting, same paper): from epoch ``drw_epoch`` on, each
+    sample is weighted by the class-balanced weight of its class
+    (:func:`effective_number_weights` with ``drw_beta``; the paper uses 0.9999 and
+    starts at 80 % of training). The trainer calls :meth:`on_epoch_start`.
+
+    Args:
+        max_margin: margin of the rarest class (paper: 0.5); 0 gives ``CE(s z)``.
+        s: logit scale.
+        drw_epoch: ``None`` (off), an epoch number ``>= 1`` (counted from 1), or a
+            fraction in (0, 1) of the run's epochs (0.8 = the last 20 %).
+        drw_beta: ``beta`` of the deferred class-balanced weights.
+        reduction: ``none`` (``[N]``), ``sum``, or ``mean`` = ``mean_i(w_i * l_i)``
+            (``w = 1`` before DRW starts; the paper's code divides by ``sum w_i`` instead).
+        class_counts: supplied by the runner from the training split.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_margin: float = 0.5,
+        s: float = 1.0,
+        drw_epoch: float | None = None,
+        drw_beta: float = 0.9999,
+        reduction: str = "mean",
+        class_counts: Sequence[int] | None = None,
+    ) -> None:
+        super().__init__(reduction=reduction)
+        counts = counts_of(class_counts, "ldam")
+        if max_margin < 0:
+            raise ValueError(f"max_margin must be >= 0, got {max_margin}")
+        if s <= 0:
+            raise ValueError(f"s must be > 0, got {s}")
+        if drw_epoch is not None and not (
+            0 < drw_epoch < 1 or (drw_epoch >= 1 and float(drw_epoch).is_integer())
+        ):
+            raise ValueError(
+                f"drw_epoch must be null, an epoch >= 1 or a fraction in (0, 1), got {drw_epoch}"
+            )
+        margins = torch.tensor(counts).pow(-0.25)
+        self.register_buffer("margins", margins * (float(max_margin) / margins.max()))
+        drw_weights = effective_number_weights(counts, drw_beta)
+        self.register_buffer("drw_weights", torch.tensor(drw_weights))
+        self.s = float(s)
+        self.drw_epoch = drw_epoch
+        self.reweight = False
+
+    def on_epoch_start(self, epoch: int, epochs: int) -> None:
+        """Switch the class-balanced weights on once ``epoch`` reaches ``drw_epoch``."""
+        if self.drw_epoch is None:
+            return
+        start = self.drw_epoch * epochs if self.drw_epoch < 1 else self.drw_epoch
+        self.reweight = epoch >= start
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        logits = as_class_logits(pred, target)
+        margin = F.one_hot(target, logits.shape[-1]).to(logits) * self.margins.to(logits)
+        per = F.cross_entropy(self.s * (logits - margin), target, reduction="none")
+        if self.reweight:
+            per = self.drw_weights.to(per)[target] * per
+        return self.reduce(per)

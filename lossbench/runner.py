@@ -46,7 +46,8 @@ def _check_fits(cfg: DictConfig, choices: dict[str, str], data: Dataset) -> None
         if tasks and data.task not in tasks:
             raise ConfigError(
                 f"{group}={choices.get(group)} fits {'/'.join(tasks)} data, but dataset="
-                f"{choices.get('dataset')} is a {data.task} dataset; see `lossbench list {GROUP_LISTS[group]}`"
+                f"{choices.get('dataset')} is a {data.task} dataset; "
+                f"see `lossbench list {GROUP_LISTS[group]}`"
             )
 
 

@@ -14,6 +14,7 @@ import importlib.util
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import torch
 
 from lossbench.losses.base import Loss
@@ -42,6 +43,9 @@ class _NumbaKernels:
 
     def __init__(self) -> None:
         self._mod: ModuleType | None = None
+        # Batch slices handed to ``prange``; more than 1 only pays off with kernels compiled
+        # ``parallel=True`` (the benchmark's variant), the shipped ones are serial.
+        self.chunks = 1
 
     def _call(self, name: str, *args: Any) -> Any:
         threads = torch.get_num_threads()
@@ -53,21 +57,30 @@ class _NumbaKernels:
         return out
 
     def forward(self, D: torch.Tensor, gamma: float, bw: int) -> tuple[torch.Tensor, Any]:
-        Dn = D.numpy()
-        R = self._call("forward", Dn, gamma, bw)
-        n, m = Dn.shape[1:]
+        Dn = _batch_last(D)
+        R = self._call("forward", Dn, gamma, bw, self.chunks)
+        n, m = Dn.shape[:2]
         state = {"D": Dn, "R": R, "gamma": gamma, "bw": bw, "E": None}
-        return torch.from_numpy(R[:, n, m].copy()), state
+        return torch.from_numpy(R[n, m].copy()), state
 
     def backward(self, st: dict) -> torch.Tensor:
-        st["E"] = self._call("backward", st["D"], st["R"], st["gamma"], st["bw"])
-        return torch.from_numpy(st["E"])
+        st["E"] = self._call("backward", st["D"], st["R"], st["gamma"], st["bw"], self.chunks)
+        return _batch_first(st["E"])
 
     def hvp(self, st: dict, G: torch.Tensor) -> torch.Tensor:
         if st["E"] is None:
             self.backward(st)
-        args = (st["D"], st["R"], st["E"], G.contiguous().numpy(), st["gamma"], st["bw"])
-        return torch.from_numpy(self._call("hvp", *args))
+        args = (st["D"], st["R"], st["E"], _batch_last(G), st["gamma"], st["bw"], self.chunks)
+        return _batch_first(self._call("hvp", *args))
+
+
+def _batch_last(X: torch.Tensor) -> Any:
+    """``[B, n, m]`` tensor -> contiguous ``[n, m, B]`` array, the kernels' layout."""
+    return X.permute(1, 2, 0).contiguous().numpy()
+
+
+def _batch_first(X: Any) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(X.transpose(2, 0, 1)))
 
 
 _NUMBA = _NumbaKernels()

@@ -4,13 +4,20 @@ against double backward through a plain cell-by-cell dynamic programme."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
+from lossbench.build import build
+from lossbench.data.base import Dataset, Split
 from lossbench.losses import DilateLoss, SoftDTWLoss
 from lossbench.losses.soft_dtw import pairwise_sq_dist, resolve_backend, soft_alignment
+from lossbench.models import MLP
+from lossbench.training.loop import Trainer, TrainSettings
 
+REPO = Path(__file__).resolve().parents[1]
 HAS_NUMBA = resolve_backend("auto") == "numba"
 BACKENDS = [
     "torch",
@@ -155,3 +162,41 @@ def test_rejects_bad_parameters(kwargs, message):
 def test_rejects_different_horizons():
     with pytest.raises(ValueError, match="same horizon, got 5 and 6"):
         DilateLoss()(torch.zeros(2, 5), torch.zeros(2, 6))
+
+
+def _sine_forecast() -> Dataset:
+    """A tiny in-memory forecast set: 16 steps of a phase-shifted sine in, the next 8 out."""
+    g = torch.Generator().manual_seed(0)
+
+    def split(n: int) -> Split:
+        s = torch.sin(torch.rand(n, 1, generator=g) * 6 + torch.arange(24.0) * 0.3)
+        return Split(s[:, :16, None], s[:, 16:])
+
+    return Dataset("sine_toy", "forecast", split(64), split(32), split(32))
+
+
+def test_trainer_logs_both_terms_and_yaml_builds():
+    data = _sine_forecast()
+    settings = TrainSettings(
+        epochs=2,
+        batch_size=16,
+        monitor="loss",
+        patience=None,
+        evaluate="best",
+        progress=False,
+        fail_on_nan=True,
+    )
+    for name in ("soft_dtw", "dilate"):
+        loss = build("loss", OmegaConf.load(REPO / "configs" / "loss" / f"{name}.yaml"))
+        model = MLP(data.in_features, data.out_features, seeds=[0, 1])
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        results = Trainer(model, loss, opt, data, settings).fit()
+        assert [r.status for r in results] == ["completed", "completed"]
+        last = results[0].history[-1]
+        if name == "dilate":
+            assert isinstance(loss, DilateLoss)
+            expected = 0.5 * last["val_shape"] + 0.5 * last["val_temporal"]
+            assert last["val_loss"] == pytest.approx(expected, rel=1e-5)
+        else:
+            assert isinstance(loss, SoftDTWLoss) and loss.normalize
+            assert last["val_loss"] >= 0

@@ -4,7 +4,10 @@ Two backends compute the same dynamic programme in float64 behind one autograd
 function with the analytic backward (the E-matrix recursion, Algorithm 2):
 ``numba`` (compiled kernels, optional dependency: ``pip install 'lossbench[fast]'``)
 and ``torch`` (anti-diagonal sweeps, always available). ``auto`` picks numba when
-it is installed.
+it is installed: on batch 32 x length 128, forward + backward, it was measured ~3x
+faster than the torch backend and at least as fast as tslearn
+(``benchmarks/bench_soft_dtw.py``). A second function returns the soft alignment
+as well, differentiable through an exact Hessian-vector product (used by DILATE).
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ def resolve_backend(name: str) -> str:
 class _NumbaKernels:
     """Adapter giving the numba kernels the torch backend's interface.
 
-    Importing numba and compiling (or loading the cached) kernels can reset
-    torch's intra-op thread count; it is restored after every call.
+    Numba can reset torch's intra-op thread count when it starts its threading
+    layer (parallel kernels); the count is restored after every call.
     """
 
     def __init__(self) -> None:

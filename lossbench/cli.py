@@ -16,6 +16,7 @@ from lossbench import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("lossbench.app", "train and evaluate; Hydra overrides, -m (multirun), --cfg, --help"),
     "list": ("lossbench.registry", "the losses, datasets, models and optimizers that exist"),
+    "report": ("lossbench.report.cli", "aggregate finished sweeps: tables, tests vs baseline, plots"),
 }
 
 USAGE = """usage: lossbench [--help] [--version] COMMAND [ARGS ...]
@@ -29,6 +30,7 @@ examples:
   lossbench run                                   # default experiment, prints a result table
   lossbench run loss=asymmetric loss.class_weights=[0.5,2.0] optimizer=rmsprop
   lossbench run -m loss=ce,asymmetric seed=0,1,2  # a sweep: one job per combination
+  lossbench report outputs/multirun/DATE/TIME     # rebuild a sweep's report; merge several
   lossbench list losses
   lossbench run --help                            # Hydra's help: config groups and overrides
 """

@@ -16,7 +16,7 @@ from lossbench import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("lossbench.app", "train and evaluate; Hydra overrides, -m (multirun), --cfg, --help"),
     "list": ("lossbench.registry", "the losses, datasets, models and optimizers that exist"),
-    "report": ("lossbench.report.cli", "aggregate finished sweeps: tables, tests vs baseline, plots"),
+    "report": ("lossbench.report.cli", "aggregate sweeps: tables, tests vs baseline, plots"),
 }
 
 USAGE = """usage: lossbench [--help] [--version] COMMAND [ARGS ...]

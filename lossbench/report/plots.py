@@ -96,7 +96,11 @@ def _numeric(value: str) -> float | list[float] | None:
 
 def _numeric_sweep(part: pd.DataFrame, results: Results, plot_dir: Path, suffix: str):
     """The metric against the one numeric override that varies (list: its varying entry)."""
+    metric = part["metric"].iloc[0]
+    part = part[np.isfinite(part[f"{metric}_mean"].to_numpy(dtype=float))]
     keys = [k for k in results.group_keys if k not in CHOICE_COLUMNS]
+    if len(part) < 2:
+        return []
     varying = [k for k in keys if part[k].nunique() > 1]
     if len(varying) != 1 or part["loss"].nunique() > 1:
         return []
@@ -115,7 +119,6 @@ def _numeric_sweep(part: pd.DataFrame, results: Results, plot_dir: Path, suffix:
         xlabel = f"{key}[{moving[0]}]"
     else:
         xs, xlabel = values, key
-    metric = part["metric"].iloc[0]
     order = np.argsort(xs)
     x = np.asarray(xs)[order]
     y = part[f"{metric}_mean"].to_numpy(dtype=float)[order]

@@ -78,11 +78,13 @@ def summarize(results: Results, options: Options) -> Summary:
     varying = [k for k in keys if first[k].nunique() > 1]
     notes: list[str] = []
     rows = []
+    known = df.dropna(subset=["task"])
+    task_of = dict(zip(known["dataset"], known["task"], strict=True))
     for gkey, g in groups:
         gkey = gkey if isinstance(gkey, tuple) else (gkey,)
         row = dict(zip(keys, gkey, strict=True))
         ok = g[g["status"] == "completed"]
-        task = next((t for t in g["task"] if isinstance(t, str)), "")
+        task = task_of.get(row["dataset"], "")  # also for groups that failed before loading data
         row.update(config=_label(pd.Series(row), varying), task=task)
         row.update(n_jobs=len(g), n=len(ok), excluded=len(g) - len(ok))
         for _, bad in g[g["status"] != "completed"].iterrows():
@@ -141,6 +143,9 @@ def _compare_with_baselines(
     out["baseline"] = base_col
     for name, values in cols.items():
         out[name] = values
+    out["n_pairs"] = pd.array(
+        [None if math.isnan(v) else int(v) for v in cols["n_pairs"]], dtype="Int64"
+    )
     for m in sorted(missing):
         notes.append(f"no baseline run ({m}): differences and tests left empty")
     if (out["verdict"].astype(str).str.startswith("no test")).any():

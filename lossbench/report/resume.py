@@ -47,21 +47,24 @@ def config_hash(cfg: DictConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def find_completed(digest: str, roots: Iterable[Path], exclude: Path) -> Path | None:
-    """The first completed job directory under ``roots`` whose ``config_hash`` is ``digest``."""
-    exclude = exclude.resolve()
+def _matches(metrics_file: Path, digest: str) -> bool:
+    try:
+        rec = json.loads(metrics_file.read_text())
+    except (OSError, ValueError):
+        return False
+    return rec.get("config_hash") == digest and rec.get("status") == "completed"
+
+
+def find_completed(digest: str, roots: Iterable[Path], own: Path) -> Path | None:
+    """A completed job directory whose ``config_hash`` is ``digest``: ``own`` first
+    (a sweep re-run into the same directory), then anything under ``roots``."""
+    if _matches(own / METRICS_FILE, digest):
+        return own
     for root in roots:
-        if not root.is_dir():
-            continue
-        for f in sorted(root.rglob(METRICS_FILE)):
-            if f.parent.resolve() == exclude:
-                continue
-            try:
-                rec = json.loads(f.read_text())
-            except (OSError, ValueError):
-                continue
-            if rec.get("config_hash") == digest and rec.get("status") == "completed":
-                return f.parent
+        if root.is_dir():
+            for f in sorted(root.rglob(METRICS_FILE)):
+                if _matches(f, digest):
+                    return f.parent
     return None
 
 
@@ -83,8 +86,10 @@ def reuse_completed(
     record = json.loads((source / METRICS_FILE).read_text())
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in COPIED_FILES:
-        if (source / name).exists():
+        if source.resolve() != out_dir.resolve() and (source / name).exists():
             shutil.copy2(source / name, out_dir / name)
-    record.update(overrides=list(overrides), resumed_from=record.get("resumed_from") or str(source))
+    record.update(
+        overrides=list(overrides), resumed_from=record.get("resumed_from") or str(source.resolve())
+    )
     write_json(out_dir / METRICS_FILE, record)
     return record

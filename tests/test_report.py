@@ -194,3 +194,51 @@ def test_stats_fewer_than_three_seeds_and_direction():
     assert greater_is_better("recall_class_3") and not greater_is_better("mae_few")
     d = describe([1.0, 2.0, float("nan"), 3.0])
     assert (d.mean, d.std, d.n) == (2.0, 1.0, 3)
+
+
+def _fake_job(directory: Path, loss: str, seed: int, mse: float, horizon: int = 4) -> None:
+    """A forecast job as the runner writes it: metrics.json, history.csv, predictions.npz."""
+    import numpy as np
+
+    directory.mkdir(parents=True)
+    record = {
+        "status": "completed",
+        "error": None,
+        "seed": seed,
+        "choices": {"dataset": "sine", "model": "mlp", "loss": loss, "optimizer": "adam"},
+        "overrides": [f"loss={loss}", "seeds=3"],
+        "task": "forecast",
+        "metrics": {"mse": mse, "dtw": 2 * mse},
+        "val_metrics": {"mse": mse},
+        "wall_time_s": 1.0,
+    }
+    (directory / "metrics.json").write_text(json.dumps(record))
+    (directory / "history.csv").write_text(f"epoch,train_loss,val_mse\n1,{mse + 1},{mse}\n")
+    rng = np.random.default_rng(seed)
+    np.savez(
+        directory / "predictions.npz",
+        x=rng.normal(size=(8, 10, 1)),
+        y=rng.normal(size=(8, horizon)),
+        pred=rng.normal(size=(8, horizon)),
+    )
+
+
+def test_seed_subdirectories_count_as_jobs_and_forecast_plots(tmp_path):
+    """One job dir holding seed_<s>/metrics.json per seed counts exactly like separate jobs."""
+    from lossbench.report import Options, make_report
+
+    mse = {"mse": [1.0, 1.2, 0.9], "dilate": [0.8, 0.9, 0.85]}
+    for j, (loss, values) in enumerate(mse.items()):
+        for seed, v in enumerate(values):
+            _fake_job(tmp_path / "sweep" / str(j) / f"seed_{seed}", loss, seed, v)
+    report = make_report([tmp_path / "sweep"], tmp_path / "sweep", Options())
+    assert len(report.results.df) == 6
+    assert list(report.results.df["seeds"].unique()) == ["3"]
+    row = report.summary.df.set_index("config").loc["dilate"]
+    assert row["baseline"] == "mse" and row["metric"] == "mse"  # forecast default: MSE
+    ref = stats.ttest_rel(mse["dilate"], mse["mse"])
+    assert row["p_value"] == pytest.approx(ref.pvalue)
+    assert row["verdict"] == ("win" if ref.pvalue < 0.05 else "n.s.")  # lower MSE is better
+    assert row["dtw_mean"] == pytest.approx(2 * statistics.mean(mse["dilate"]))
+    names = {p.name for p in report.plots}
+    assert {"mse.png", "forecast_windows.png", "learning_curves.png"} <= names

@@ -78,7 +78,7 @@ def _metric_bars(part: pd.DataFrame, plot_dir: Path, suffix: str) -> list[Path]:
     lo, hi = finite.min() - ci.max(), finite.max() + ci.max()
     pad = 0.15 * (hi - lo) if hi > lo else 0.05 * abs(hi) + 1e-3
     ax.set_ylim(lo - pad, hi + pad)
-    ax.set_title(f"{part['dataset'].iloc[0]}: {metric} per configuration")
+    ax.set_title(f"{part['dataset'].iloc[0]}: {metric} per configuration", fontsize=10)
     return _save(fig, plot_dir / f"{metric}{suffix}.png")
 
 
@@ -123,13 +123,13 @@ def _numeric_sweep(part: pd.DataFrame, results: Results, plot_dir: Path, suffix:
     x = np.asarray(xs)[order]
     y = part[f"{metric}_mean"].to_numpy(dtype=float)[order]
     err = np.nan_to_num(part[f"{metric}_ci95"].to_numpy(dtype=float))[order]
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig, ax = plt.subplots(figsize=(6, 3.8))
     ax.errorbar(x, y, yerr=err, marker="o", capsize=4)
     if x.min() > 0 and x.max() / x.min() >= 10:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"test {metric} (mean, 95% CI)")
-    ax.set_title(f"{part['dataset'].iloc[0]}: {metric} against {xlabel}")
+    ax.set_title(f"{part['dataset'].iloc[0]}: {metric} against {xlabel}", fontsize=10)
     return _save(fig, plot_dir / f"{metric}_vs_{key.replace('/', '_')}{suffix}.png")
 
 
@@ -148,7 +148,9 @@ def _per_class_recall(part: pd.DataFrame, counts: list[int], plot_dir: Path, suf
     ax.invert_xaxis()
     ax.set_xlabel("training samples of the class (head → tail)")
     ax.set_ylabel("test recall (mean over seeds)")
-    ax.set_title(f"{part['dataset'].iloc[0]}: per-class recall against class frequency")
+    ax.set_title(
+        f"{part['dataset'].iloc[0]}: per-class recall against class frequency", fontsize=10
+    )
     ax.legend(fontsize=7)
     return _save(fig, plot_dir / f"per_class_recall{suffix}.png")
 
@@ -183,7 +185,7 @@ def _forecast_windows(part, results, jobs, plot_dir: Path, suffix: str) -> list[
         for config, p in preds.items():
             pred = p["pred"][i].reshape(p["pred"].shape[1], -1)[:, 0]
             ax.plot(t_fut, pred, lw=1.2, label=config)
-        ax.set_title(f"test window {i}")
+        ax.set_title(f"test window {i}", fontsize=10)
         ax.set_xlabel("time step (0 = first forecast)")
     axes[0][0].legend(fontsize=7)
     return _save(fig, plot_dir / f"forecast_windows{suffix}.png")
@@ -216,5 +218,5 @@ def _learning_curves(part, results, jobs, plot_dir: Path, suffix: str) -> list[P
         ):
             ax.set_yscale("log")
     axes[0][0].legend(fontsize=7)
-    fig.suptitle(f"{part['dataset'].iloc[0]}: learning curves")
+    fig.suptitle(f"{part['dataset'].iloc[0]}: learning curves", fontsize=10)
     return _save(fig, plot_dir / f"learning_curves{suffix}.png")

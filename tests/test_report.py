@@ -175,6 +175,9 @@ def test_failed_job_is_listed_and_excluded(tmp_path):
     assert md.count("excluded from statistics") == 3 and "3 values" in md
     assert "note: excluded from statistics" in proc.stdout
     assert (tmp_path / "sweep" / "plots" / "balanced_accuracy_vs_loss.class_weights.png").exists()
+    # `lossbench report` takes the sweep's own report options (here its baseline).
+    again = run_cli(["report", "sweep", "--format", "md", "--no-plots"], tmp_path).stdout
+    assert again == md
 
 
 def test_stats_fewer_than_three_seeds_and_direction():

@@ -1,7 +1,9 @@
 """``lossbench report PATH [PATH ...]``: rebuild the report of finished sweeps or runs.
 
 With one PATH the files are written into it (the same files the callback wrote);
-with several, the sweeps are merged into one table written into ``--out``.
+with several, the sweeps are merged into one table written into ``--out``. Options
+not given on the command line come from the sweep's saved config (the ``report``
+block of ``multirun.yaml``, e.g. a preset's baseline), else the defaults.
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from lossbench.report.summary import Options
 
@@ -19,11 +24,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Aggregate finished runs over seeds and compare them with the baseline.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="sweep, run or job directories")
-    p.add_argument("--metric", default="auto", help="headline metric (default: by task)")
+    p.add_argument("--metric", help="headline metric (default: the sweep's, else by task)")
     p.add_argument(
-        "--baseline", default="auto", help="a loss name or KEY=VALUE (default: ce / mse by task)"
+        "--baseline", help="a loss name or KEY=VALUE (default: the sweep's, else ce / mse)"
     )
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
+    p.add_argument("--alpha", type=float, help="significance level (default 0.05)")
     p.add_argument(
         "--format",
         choices=("table", "csv", "md"),
@@ -35,6 +40,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def saved_options(paths: list[str]) -> dict[str, Any]:
+    """The ``report`` block of the first sweep's ``multirun.yaml`` (empty if none)."""
+    for p in map(Path, paths):
+        saved = p / "multirun.yaml"
+        if saved.is_file():
+            return (yaml.safe_load(saved.read_text()) or {}).get("report") or {}
+    return {}
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     from lossbench.report import make_report
@@ -43,8 +57,11 @@ def main(argv: list[str]) -> int:
     out = args.out or (Path(args.paths[0]) if len(args.paths) == 1 else Path("report"))
     if out.is_file():
         out = out.parent
+    saved = saved_options(args.paths)
+    given = {"metric": args.metric, "baseline": args.baseline, "alpha": args.alpha}
     options = Options(
-        metric=args.metric, baseline=args.baseline, alpha=args.alpha, plots=not args.no_plots
+        **{k: v if v is not None else saved.get(k, getattr(Options, k)) for k, v in given.items()},
+        plots=not args.no_plots,
     )
     try:
         report = make_report(args.paths, out, options)

@@ -245,3 +245,16 @@ def test_seed_subdirectories_count_as_jobs_and_forecast_plots(tmp_path):
     assert row["dtw_mean"] == pytest.approx(2 * statistics.mean(mse["dilate"]))
     names = {p.name for p in report.plots}
     assert {"mse.png", "forecast_windows.png", "learning_curves.png"} <= names
+
+
+def test_report_when_every_job_failed(tmp_path):
+    from lossbench.report import Options, make_report
+
+    job = tmp_path / "sweep" / "0"
+    job.mkdir(parents=True)
+    record = {"status": "failed", "error": "boom", "seed": 0, "choices": {"loss": "ce"}}
+    (job / "metrics.json").write_text(json.dumps(record))
+    report = make_report([tmp_path / "sweep"], tmp_path / "sweep", Options())
+    assert report.summary.df["n"].tolist() == [0]
+    md = (tmp_path / "sweep" / "summary.md").read_text()
+    assert "excluded from statistics" in md and "boom" in md

@@ -44,6 +44,8 @@ def draw_all(results: Results, summary: Summary, out_dir: Path) -> list[Path]:
     for dataset in datasets:
         suffix = f"_{dataset}" if len(datasets) > 1 else ""
         part = summary.df[summary.df["dataset"] == dataset]
+        if f"{part['metric'].iloc[0]}_mean" not in part.columns:
+            continue  # no job of this dataset completed
         jobs = results.df["dataset"] == dataset
         written += _metric_bars(part, plot_dir, suffix)
         written += _numeric_sweep(part, results, plot_dir, suffix)

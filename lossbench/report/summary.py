@@ -49,7 +49,9 @@ def metric_for(task: str, options: Options, available: list[str]) -> str:
             )
         return options.metric
     default = DEFAULT_METRIC.get(task or "", "")
-    return default if default in available else available[0]
+    if default in available or not available:
+        return default if default in available else ""
+    return available[0]
 
 
 def _baseline_spec(task: str, options: Options) -> tuple[str, str]:
@@ -130,6 +132,10 @@ def _compare_with_baselines(
             continue
         b = base.iloc[0]
         base_col.append(b["config"])
+        if not metric:  # every job failed: nothing to compare
+            for c, v in zip(cols, (math.nan, math.nan, math.nan, "no metrics"), strict=True):
+                cols[c].append(v)
+            continue
         if (row[keys] == b[keys]).all():
             for c, v in zip(cols, (math.nan, math.nan, math.nan, "baseline"), strict=True):
                 cols[c].append(v)

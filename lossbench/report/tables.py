@@ -45,9 +45,11 @@ def headline_rows(summary: Summary) -> list[tuple[str, list[list[str]]]]:
         )
         rows = []
         for _, r in part.iterrows():
-            m = r["metric"]
-            mean_std = f"{_num(r[f'{m}_mean'])} ± {_num(r[f'{m}_std'])}".strip(" ±")
-            ci = f"±{_num(r[f'{m}_ci95'])}" if not math.isnan(r[f"{m}_ci95"]) else ""
+            m, nan = r["metric"], math.nan
+            mean_std = f"{_num(r.get(f'{m}_mean', nan))} ± {_num(r.get(f'{m}_std', nan))}"
+            mean_std = mean_std.strip(" ±")
+            ci = _num(r.get(f"{m}_ci95", nan))
+            ci = f"±{ci}" if ci else ""
             verdict = MARK.get(r["verdict"], r["verdict"])
             n = f"{r['n']}" + (f" (+{r['excluded']} excluded)" if r["excluded"] else "")
             rows.append(

@@ -12,16 +12,20 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from hydra.core.override_parser.overrides_parser import OverridesParser
 
 METRICS_FILE = "metrics.json"
 CHOICE_COLUMNS = ["dataset", "model", "loss", "optimizer"]
-# Override keys that never describe what was trained: the seed (the replicate
-# axis), Hydra's own keys (launcher, sweep dir, ...) and report options.
-_NOT_GROUP_KEYS = re.compile(r"^(seed|hydra([./].*)?|report(\..*)?)$")
+# Hydra's own override keys (launcher, sweep dir, ...) say how jobs ran, not what:
+# they are not columns. The seed (the replicate axis), report options and the
+# progress bar are columns of results.csv but do not identify a configuration.
+_HYDRA_KEYS = re.compile(r"^hydra([./].*)?$")
+_NOT_GROUP_KEYS = re.compile(r"^(seed|report(\..*)?|trainer\.progress)$")
 _TAIL_COLUMNS = ["wall_time_s", "epochs_run", "best_epoch", "config_hash", "resumed_from"]
 
 
@@ -60,16 +64,29 @@ def _natural_key(path: Path) -> list[Any]:
 
 
 def parse_override(text: str) -> tuple[str, str]:
-    """``+loss.gamma=2`` -> (``loss.gamma``, ``2``); ``~key`` -> (``key``, ``~``)."""
-    key, sep, value = text.partition("=")
-    if key.startswith("~") and not sep:
-        return key[1:], "~"
-    return key.lstrip("+~"), value
+    """``+loss.gamma=2`` -> (``loss.gamma``, ``2``), the value in Hydra's canonical form
+    (``false`` and ``False``, ``[1.0, 2]`` and ``[1.0,2]`` read the same), so runs
+    launched differently (single run, sweep, preset) group and merge correctly."""
+    try:
+        ov = _parser().parse_override(text)
+    except Exception:  # not Hydra syntax (hand-written record): keep the text as it is
+        key, _, value = text.partition("=")
+        return key.lstrip("+~"), value
+    if ov.value_type is None:  # ~key: a deletion
+        return ov.key_or_group, "~"
+    if ov.is_sweep_override():
+        return ov.key_or_group, str(ov.value())
+    return ov.key_or_group, ov.get_value_element_as_str()
+
+
+@cache
+def _parser() -> OverridesParser:
+    return OverridesParser.create()
 
 
 def is_group_key(key: str) -> bool:
     """True for override keys that identify a configuration (not seed, hydra.*, report.*)."""
-    return not _NOT_GROUP_KEYS.match(key)
+    return not (_HYDRA_KEYS.match(key) or _NOT_GROUP_KEYS.match(key))
 
 
 def load(paths: Iterable[str | Path], relative_to: Path | None = None) -> Results:
@@ -100,7 +117,7 @@ def load(paths: Iterable[str | Path], relative_to: Path | None = None) -> Result
         row["seed"] = rec.get("seed")
         for text in rec.get("overrides") or []:
             key, value = parse_override(text)
-            if key not in CHOICE_COLUMNS and is_group_key(key):
+            if key not in CHOICE_COLUMNS and key != "seed" and not _HYDRA_KEYS.match(key):
                 row[key] = value
                 overrides[key] = None
         row.update(status=rec.get("status"), error=rec.get("error"), task=rec.get("task"))
@@ -124,7 +141,8 @@ def load(paths: Iterable[str | Path], relative_to: Path | None = None) -> Result
     for key in [*CHOICE_COLUMNS, *overrides]:
         df[key] = df[key].fillna("").astype(str)
     dirs = [f.parent for f in files]
-    return Results(df, [*CHOICE_COLUMNS, *overrides], list(metrics), class_counts, dirs)
+    keys = [*CHOICE_COLUMNS, *(k for k in overrides if is_group_key(k))]
+    return Results(df, keys, list(metrics), class_counts, dirs)
 
 
 def _job_name(job_dir: Path, base: Path | None) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from lossbench.report.collect import Results
+from lossbench.report.collect import Results, parse_override
 from lossbench.report.stats import TEST_NAME, compare, describe, greater_is_better
 
 DEFAULT_METRIC = {"classification": "balanced_accuracy", "regression": "mse", "forecast": "mse"}
@@ -60,8 +60,7 @@ def _baseline_spec(task: str, options: Options) -> tuple[str, str]:
     if spec == "auto":
         return "loss", DEFAULT_BASELINE.get(task or "", "ce")
     if "=" in spec:
-        key, _, value = spec.partition("=")
-        return key.lstrip("+"), value
+        return parse_override(spec)
     return "loss", spec
 
 

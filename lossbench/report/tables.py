@@ -101,7 +101,10 @@ def print_console(summary: Summary, options: Options, console: Console | None = 
     for title, rows in headline_rows(summary):
         table = Table(title=title, title_justify="left")
         for name in HEADER:
-            table.add_column(name, justify="left" if name == "config" else "right")
+            if name == "config":
+                table.add_column(name, overflow="fold")
+            else:
+                table.add_column(name, justify="right", no_wrap=True)
         for row in rows:
             style = {"▲ win": "green", "▼ loss": "red"}.get(row[-1])
             table.add_row(*row, style=style)

@@ -258,3 +258,13 @@ def test_report_when_every_job_failed(tmp_path):
     assert report.summary.df["n"].tolist() == [0]
     md = (tmp_path / "sweep" / "summary.md").read_text()
     assert "excluded from statistics" in md and "boom" in md
+
+
+def test_override_values_are_canonical():
+    from lossbench.report.collect import is_group_key, parse_override
+
+    assert parse_override("trainer.progress=false") == parse_override("trainer.progress=False")
+    assert parse_override("loss.class_weights=[1.0, 2]") == ("loss.class_weights", "[1.0,2]")
+    assert parse_override("+w=9.5") == ("w", "9.5")
+    assert not any(map(is_group_key, ["seed", "hydra/launcher", "hydra.sweep.dir", "report.x"]))
+    assert is_group_key("loss.gamma") and is_group_key("experiment")

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("lossbench.app", "train and evaluate; Hydra overrides, -m (multirun), --cfg, --help"),
     "list": ("lossbench.registry", "the losses, datasets, models and optimizers that exist"),
     "check": ("lossbench.check", "gradients, extremes, reductions of a loss: check loss=NAME ..."),
+    "report": ("lossbench.report.cli", "aggregate sweeps: tables, tests vs baseline, plots"),
 }
 
 USAGE = """usage: lossbench [--help] [--version] COMMAND [ARGS ...]
@@ -30,6 +31,7 @@ examples:
   lossbench run                                   # default experiment, prints a result table
   lossbench run loss=asymmetric loss.class_weights=[0.5,2.0] optimizer=rmsprop
   lossbench run -m loss=ce,asymmetric seed=0,1,2  # a sweep: one job per combination
+  lossbench report outputs/multirun/DATE/TIME     # rebuild a sweep's report; merge several
   lossbench list losses
   lossbench check loss=focal loss.gamma=0.5          # gradients, extremes, reductions
   lossbench run --help                            # Hydra's help: config groups and overrides

@@ -4,8 +4,12 @@
 ``seed``, ``choices`` (the dataset/model/loss/optimizer option names),
 ``overrides`` (the command-line overrides of this job), ``task``, ``monitor``,
 ``best_epoch``, ``epochs_run``, ``diverged_epoch``, ``metrics`` (test metrics of
-the evaluated epoch), ``val_metrics``, ``wall_time_s`` and ``versions``
-(lossbench, torch, python, git commit of lossbench's source where there is one).
+the evaluated epoch), ``val_metrics``, ``wall_time_s``, ``versions``
+(lossbench, torch, python, git commit of lossbench's source where there is one),
+``config_hash`` (identifies the resolved job config, for resuming sweeps),
+``best_value`` (best validation monitor value) and, for classification,
+``class_counts`` (training samples per class). Forecast jobs also write
+``predictions.npz``: inputs, targets and predictions of the first test windows.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from lossbench.io import write_csv, write_json
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
+PREDICTIONS_FILE = "predictions.npz"
+N_SAVED_WINDOWS = 8
 
 
 @cache
@@ -55,3 +61,15 @@ def write_job(directory: Path, record: dict[str, Any], history: list[dict[str, A
     if history:
         write_csv(directory / HISTORY_FILE, history)
     write_json(directory / METRICS_FILE, record)
+
+
+def write_predictions(directory: Path, x: Any, y: Any, pred: Any) -> None:
+    """Save the first test windows (``x``, ``y``, ``pred`` arrays) for forecast plots."""
+    import numpy as np
+
+    n = N_SAVED_WINDOWS
+    arrays = {k: v[:n].detach().cpu().numpy() for k, v in (("x", x), ("y", y), ("pred", pred))}
+    tmp = directory / f".{PREDICTIONS_FILE}.tmp"
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    tmp.replace(directory / PREDICTIONS_FILE)

@@ -24,7 +24,8 @@ from lossbench.console import print_run_summary
 from lossbench.data import Dataset
 from lossbench.errors import EXIT_USAGE, ConfigError
 from lossbench.evaluation import metrics
-from lossbench.records import versions, write_job
+from lossbench.records import versions, write_job, write_predictions
+from lossbench.report.resume import config_hash, reuse_completed
 from lossbench.training.loop import DivergedError, MemberResult, Trainer, settings_from_config
 from lossbench.training.optim import make_optimizer
 
@@ -108,6 +109,7 @@ def _base_record(cfg: DictConfig, seed: int) -> dict[str, Any]:
         "val_metrics": {},
         "wall_time_s": 0.0,
         "versions": versions(),
+        "config_hash": config_hash(cfg),
     }
 
 
@@ -120,10 +122,20 @@ def run_job(cfg: DictConfig) -> float | None:
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     seed = int(cfg.seed)
     record = _base_record(cfg, seed)
+    if multirun:
+        hc = HydraConfig.get()
+        done = reuse_completed(
+            cfg, record["config_hash"], out_dir, Path(hc.sweep.dir), record["overrides"]
+        )
+        if done is not None:
+            print(f"resumed: already completed in {done['resumed_from']}; not trained again")
+            return done.get("best_value")
     history: list[dict[str, Any]] = []
     try:
         exp = build_experiment(cfg, [seed], record["choices"])
         record["task"] = exp.data.task
+        if exp.data.task == "classification":
+            record["class_counts"] = exp.data.class_counts()
         record["monitor"] = exp.trainer.settings.monitor
         (result,) = exp.trainer.fit()
         history = result.history
@@ -132,10 +144,14 @@ def run_job(cfg: DictConfig) -> float | None:
             best_epoch=result.best_epoch,
             epochs_run=result.epochs_run,
             diverged_epoch=result.diverged_epoch,
+            best_value=result.best_value,
         )
         if result.status == "completed":
             evaluated = evaluate_member(exp, 0, result, float(cfg.eval.posthoc_tau))
             record.update(metrics=evaluated["test"], val_metrics=evaluated["val"])
+            if exp.data.task == "forecast":
+                test = exp.data.test
+                write_predictions(out_dir, test.x, test.y, exp.trainer.predict(test)[0])
     except (ConfigError, DivergedError) as exc:
         return _fail(
             record,

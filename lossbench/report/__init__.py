@@ -1,0 +1,43 @@
+"""Comparison reports: did the loss help? Read sweeps from disk, aggregate over seeds,
+test against the baseline, write CSV, Markdown and plots.
+
+``make_report`` is used by the Hydra callback after every multirun and by
+``lossbench report``; both write the same files. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lossbench.report.collect import Results, load
+from lossbench.report.summary import Options, Summary, summarize
+
+
+@dataclass
+class Report:
+    results: Results
+    summary: Summary
+    plots: list[Path]
+
+
+def make_report(paths: Sequence[str | Path], out_dir: str | Path, options: Options) -> Report:
+    """Write ``results.csv``, ``summary.csv``, ``summary.md`` and ``plots/`` into ``out_dir``."""
+    from lossbench.report import tables
+
+    out_dir = Path(out_dir)
+    results = load(paths, relative_to=out_dir)
+    summary = summarize(results, options)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables.write_csvs(results, summary, out_dir)
+    tables.write_markdown(summary, options, out_dir)
+    plots: list[Path] = []
+    if options.plots:
+        from lossbench.report.plots import draw_all
+
+        plots = draw_all(results, summary, out_dir)
+    return Report(results, summary, plots)
+
+
+__all__ = ["Options", "Report", "make_report"]

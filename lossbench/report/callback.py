@@ -1,0 +1,45 @@
+"""The Hydra callback that writes the report into the sweep directory after a multirun.
+
+Registered in ``configs/config.yaml`` under ``hydra.callbacks.report``. It reads the
+job directories from disk, so it works the same with every launcher. A problem in
+the report is printed as one line; it never turns a finished sweep into a failure.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+
+def options_from_config(node: Any):
+    """``report.*`` options (metric, baseline, alpha, plots) as :class:`Options`."""
+    from dataclasses import fields
+
+    from lossbench.report.summary import Options
+
+    values = OmegaConf.to_container(node, resolve=True) if node is not None else {}
+    names = {f.name for f in fields(Options)}
+    return Options(**{k: v for k, v in values.items() if k in names})
+
+
+class ReportCallback(Callback):
+    """After the last job: ``results.csv``, ``summary.csv``, ``summary.md``, ``plots/``."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        # Imported here so single runs and `--help` do not pay for pandas/scipy/matplotlib.
+        from lossbench.report import make_report
+        from lossbench.report.tables import print_console
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        options = options_from_config(config.get("report"))
+        try:
+            report = make_report([sweep_dir], sweep_dir, options)
+        except (OSError, ValueError) as exc:
+            print(f"report: {exc}", file=sys.stderr)
+            return
+        print_console(report.summary, options)
+        print(f"report: {sweep_dir}/summary.md, summary.csv, results.csv, plots/")

@@ -1,0 +1,151 @@
+"""Read finished jobs from disk: every ``metrics.json`` under the given paths is one row.
+
+Reading files, not launcher return values, is what makes the report independent of
+the launcher (basic, joblib, submitit, Ray) and lets ``lossbench report`` rebuild
+it later or merge several sweeps. A job directory may hold one ``metrics.json`` or
+one per seed (``seed_<s>/metrics.json``); each file counts as one job.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+METRICS_FILE = "metrics.json"
+CHOICE_COLUMNS = ["dataset", "model", "loss", "optimizer"]
+# Hydra's own override keys (launcher, sweep dir, ...) say how jobs ran, not what:
+# they are not columns. The seed (the replicate axis), report options and the
+# progress bar are columns of results.csv but do not identify a configuration.
+_HYDRA_KEYS = re.compile(r"^hydra([./].*)?$")
+_NOT_GROUP_KEYS = re.compile(r"^(seed|report(\..*)?|trainer\.progress)$")
+_TAIL_COLUMNS = ["wall_time_s", "epochs_run", "best_epoch", "config_hash", "resumed_from"]
+
+
+@dataclass
+class Results:
+    """The per-job table plus what its columns mean."""
+
+    df: pd.DataFrame  # one row per job file
+    group_keys: list[str]  # choices + identifying overrides: everything but the seed
+    metrics: list[str]  # test-metric names, as found in the files
+    class_counts: dict[str, list[int]]  # dataset name -> training class counts
+    dirs: list[Path]  # the job directory of each row (history.csv, predictions.npz)
+
+    @property
+    def ok(self) -> pd.Series:
+        """Jobs that count in statistics: completed ones."""
+        return self.df["status"] == "completed"
+
+
+def find_job_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Every ``metrics.json`` under ``paths`` (a path may itself be a job directory)."""
+    found: set[Path] = set()
+    for p in map(Path, paths):
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such file or directory")
+        if p.is_file():
+            found.add(p.resolve())
+        else:
+            found.update(f.resolve() for f in p.rglob(METRICS_FILE) if f.is_file())
+    return sorted(found, key=_natural_key)
+
+
+def _natural_key(path: Path) -> list[Any]:
+    """Sort ``2`` before ``10`` in job directory names."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(path))]
+
+
+def parse_override(text: str) -> tuple[str, str]:
+    """``+loss.gamma=2`` -> (``loss.gamma``, ``2``), the value in Hydra's canonical form
+    (``false`` and ``False``, ``[1.0, 2]`` and ``[1.0,2]`` read the same), so runs
+    launched differently (single run, sweep, preset) group and merge correctly."""
+    try:
+        ov = _parser().parse_override(text)
+    except Exception:  # not Hydra syntax (hand-written record): keep the text as it is
+        key, _, value = text.partition("=")
+        return key.lstrip("+~"), value
+    if ov.value_type is None:  # ~key: a deletion
+        return ov.key_or_group, "~"
+    if ov.is_sweep_override():
+        return ov.key_or_group, str(ov.value())
+    return ov.key_or_group, ov.get_value_element_as_str()
+
+
+@cache
+def _parser() -> OverridesParser:
+    return OverridesParser.create()
+
+
+def is_group_key(key: str) -> bool:
+    """True for override keys that identify a configuration (not seed, hydra.*, report.*)."""
+    return not (_HYDRA_KEYS.match(key) or _NOT_GROUP_KEYS.match(key))
+
+
+def load(paths: Iterable[str | Path], relative_to: Path | None = None) -> Results:
+    """Read every job under ``paths`` into one :class:`Results` table.
+
+    Columns: ``job`` (its directory, relative to ``relative_to`` when inside it),
+    dataset/model/loss/optimizer, seed, one column per override, status, error,
+    task, every test metric under its own name, validation metrics as
+    ``val_<name>``, then wall time, epochs and the config hash. Metric names come
+    from the files, so a new metric appears without any change here.
+    """
+    files = find_job_files(paths)
+    if not files:
+        raise FileNotFoundError(
+            f"no {METRICS_FILE} under {', '.join(map(str, paths))}: nothing to report"
+        )
+    base = relative_to.resolve() if relative_to is not None else None
+    records = [json.loads(f.read_text()) for f in files]
+    overrides: dict[str, None] = {}
+    metrics: dict[str, None] = {}
+    val_metrics: dict[str, None] = {}
+    class_counts: dict[str, list[int]] = {}
+    rows = []
+    for f, rec in zip(files, records, strict=True):
+        choices = rec.get("choices") or {}
+        row: dict[str, Any] = {"job": _job_name(f.parent, base)}
+        row.update({c: choices.get(c) for c in CHOICE_COLUMNS})
+        row["seed"] = rec.get("seed")
+        for text in rec.get("overrides") or []:
+            key, value = parse_override(text)
+            if key not in CHOICE_COLUMNS and key != "seed" and not _HYDRA_KEYS.match(key):
+                row[key] = value
+                overrides[key] = None
+        row.update(status=rec.get("status"), error=rec.get("error"), task=rec.get("task"))
+        test = rec.get("metrics") or {}
+        val = rec.get("val_metrics") or {}
+        metrics.update(dict.fromkeys(test))
+        val_metrics.update(dict.fromkeys(val))
+        row.update(test)
+        row.update({f"val_{k}": v for k, v in val.items()})
+        row.update({k: rec.get(k) for k in _TAIL_COLUMNS})
+        if rec.get("class_counts") and row["dataset"]:
+            class_counts[row["dataset"]] = list(rec["class_counts"])
+        rows.append(row)
+    columns = (
+        ["job", *CHOICE_COLUMNS, "seed", *overrides, "status", "error", "task"]
+        + list(metrics)
+        + [f"val_{m}" for m in val_metrics]
+        + _TAIL_COLUMNS
+    )
+    df = pd.DataFrame(rows).reindex(columns=columns)
+    for key in [*CHOICE_COLUMNS, *overrides]:
+        df[key] = df[key].fillna("").astype(str)
+    dirs = [f.parent for f in files]
+    keys = [*CHOICE_COLUMNS, *(k for k in overrides if is_group_key(k))]
+    return Results(df, keys, list(metrics), class_counts, dirs)
+
+
+def _job_name(job_dir: Path, base: Path | None) -> str:
+    if base is not None and job_dir.is_relative_to(base):
+        return str(job_dir.relative_to(base)) or "."
+    return str(job_dir)

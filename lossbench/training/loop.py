@@ -73,6 +73,7 @@ class Trainer:
         self.settings = settings
         self.k = model.n_members
         self.params = [p for p in model.parameters() if p.requires_grad]
+        self._optimized = [p for group in optimizer.param_groups for p in group["params"]]
 
     # -- forward helpers -------------------------------------------------
     def _shape(self, out: torch.Tensor) -> torch.Tensor:
@@ -147,14 +148,21 @@ class Trainer:
                 xb, yb = train.x[idx], train.y[idx]
             losses = self._losses(self._shape(self.model(xb)), yb, active, shared=full)
             total = losses[0] if len(losses) == 1 else torch.stack(losses).sum()
-            self.optimizer.zero_grad(set_to_none=True)
+            # = optimizer.zero_grad(set_to_none=True) without its profiler bookkeeping
+            # (measured ~50 us less per step, ~8% of a default-MLP step)
+            for p in self._optimized:
+                p.grad = None
             total.backward()
             self.optimizer.step()
             step_values.append(
                 torch.stack(losses).detach() if len(losses) > 1 else losses[0].detach()
             )
-        train_loss = torch.full((self.k,), float("nan"))
-        train_loss[active] = torch.stack(step_values).reshape(len(step_values), -1).mean(dim=0)
+        # exact per-member means (fsum): a float32 reduction over the [steps, K] table
+        # would depend on K, and member k must report what it reports alone
+        table = torch.stack(step_values).reshape(len(step_values), -1).double().tolist()
+        train_loss = torch.full((self.k,), float("nan"), dtype=torch.float64)
+        for j, k in enumerate(active):
+            train_loss[k] = math.fsum(row[j] for row in table) / len(table)
         return train_loss
 
     def _validate(

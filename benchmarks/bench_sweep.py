@@ -35,6 +35,13 @@ def preset_available() -> bool:
     ).exists()
 
 
+def joblib_launcher_installed() -> bool:
+    try:
+        return importlib.util.find_spec("hydra_plugins.hydra_joblib_launcher") is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -55,7 +62,7 @@ def main() -> None:
             "seed=0..4 swept (45 jobs)": [*EQUIVALENT, "seed=0,1,2,3,4"],
             "seeds=5 batched (9 jobs)": [*EQUIVALENT, "seeds=5"],
         }
-        if importlib.util.find_spec("hydra_plugins.hydra_joblib_launcher"):
+        if joblib_launcher_installed():
             sweeps["seeds=5, 2 jobs side by side"] = [
                 *EQUIVALENT,
                 "seeds=5",

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.build import build, tasks_of
@@ -61,9 +62,10 @@ def build_experiment(cfg: DictConfig, seeds: list[int], choices: dict[str, str])
         out_features=data.out_features,
         seeds=seeds,
     )
-    loss_fn = build("loss", cfg.loss, **data.stats())
+    stats = data.stats()
+    losses = [build("loss", cfg.loss, **stats) for _ in seeds]  # one instance per member
     optimizer = make_optimizer(build("optimizer", cfg.optimizer), model.parameters())
-    return Experiment(data, Trainer(model, loss_fn, optimizer, data, settings))
+    return Experiment(data, Trainer(model, losses, optimizer, data, settings))
 
 
 def evaluate_member(
@@ -151,8 +153,6 @@ def fill_member_record(
     """Copy member ``k``'s training outcome and (if it completed) its metrics into ``record``."""
     record.update(
         status=result.status,
-        task=exp.data.task,
-        monitor=exp.trainer.settings.monitor,
         best_epoch=result.best_epoch,
         epochs_run=result.epochs_run,
         diverged_epoch=result.diverged_epoch,
@@ -160,6 +160,33 @@ def fill_member_record(
     if result.status == "completed":
         evaluated = evaluate_member(exp, k, result, posthoc_tau)
         record.update(metrics=evaluated["test"], val_metrics=evaluated["val"])
+
+
+def loss_is_batchable(cfg: DictConfig) -> bool:
+    """False if the loss's class (or function) sets ``batchable = False``.
+
+    Each member gets its own loss instance, so a loss with state trains batched
+    exactly as alone; only a loss whose result depends on something shared across
+    members (e.g. draws from torch's global random stream) must opt out.
+    """
+    try:
+        target = get_object(cfg.loss._target_)
+    except Exception:  # reported as a ConfigError when the loss is built
+        return True
+    return bool(getattr(target, "batchable", True))
+
+
+def _train_group(
+    cfg: DictConfig, seeds: list[int], records: list[dict[str, Any]]
+) -> list[MemberResult]:
+    """Train ``seeds`` as one stacked model; fill each seed's record; return the results."""
+    exp = build_experiment(cfg, seeds, records[0]["choices"])
+    for record in records:
+        record.update(task=exp.data.task, monitor=exp.trainer.settings.monitor)
+    results = exp.trainer.fit()
+    for k, (record, result) in enumerate(zip(records, results, strict=True)):
+        fill_member_record(record, exp, k, result, float(cfg.eval.posthoc_tau))
+    return results
 
 
 def member_dir(out_dir: Path, seed: int, batched: bool) -> Path:
@@ -184,16 +211,25 @@ def run_job(cfg: DictConfig) -> float | None:
         group = job_seeds(cfg)
     except ConfigError as exc:
         record = _base_record(cfg, int(cfg.seed), None)
-        return _fail([record], [[]], out_dir, False, start, str(exc), multirun, EXIT_USAGE)
+        return _fail([record], [], out_dir, False, start, str(exc), multirun, EXIT_USAGE)
     batched = group is not None
     seeds = group if batched else [int(cfg.seed)]
     records = [_base_record(cfg, s, group) for s in seeds]
     results: list[MemberResult] = []
     try:
-        exp = build_experiment(cfg, seeds, records[0]["choices"])
-        results = exp.trainer.fit()
-        for k, (record, result) in enumerate(zip(records, results, strict=True)):
-            fill_member_record(record, exp, k, result, float(cfg.eval.posthoc_tau))
+        groups = [seeds]
+        if batched and not loss_is_batchable(cfg):
+            print(
+                f"note: loss={records[0]['choices']['loss']} sets batchable = False; "
+                f"training its {len(seeds)} seeds one after another",
+                file=sys.stderr,
+            )
+            groups = [[s] for s in seeds]
+        for group_seeds in groups:
+            first = seeds.index(group_seeds[0])
+            if len(groups) > 1:  # as a single run of this seed would
+                torch.manual_seed(group_seeds[0])
+            results += _train_group(cfg, group_seeds, records[first : first + len(group_seeds)])
     except (ConfigError, DivergedError) as exc:
         code = EXIT_USAGE if isinstance(exc, ConfigError) else 1
         return _fail(records, [], out_dir, batched, start, str(exc), multirun, code)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import FAST, read_metrics
+from lossbench.losses import CrossEntropyLoss
+from tests.conftest import FAST, REPO, read_metrics
 
 # Keys that describe how a job ran rather than what it computed.
 BOOKKEEPING = ("overrides", "seeds", "wall_time_s", "job_wall_time_s", "versions")
@@ -73,3 +74,20 @@ def test_bad_seeds_one_line_exit_2(cli):
     assert proc.returncode == 2
     assert "seeds must be null, a count >= 1" in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+class UnbatchableCE(CrossEntropyLoss):
+    """CE that opts out of batched seeds (for the fallback test)."""
+
+    batchable = False
+
+
+def test_unbatchable_loss_falls_back_to_a_per_seed_loop(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # makes tests.test_seeds importable
+    targets = "lossbench.losses.CrossEntropyLoss,tests.test_seeds.UnbatchableCE"
+    proc = cli("run", "-m", f"loss._target_={targets}", "seeds=2", *FAST, "hydra.sweep.dir=sw")
+    assert "sets batchable = False; training its 2 seeds one after another" in proc.stderr
+    for seed in (0, 1):
+        batched, looped = (tmp_path / "sw" / job / f"seed_{seed}" for job in ("0", "1"))
+        assert _computed(read_metrics(batched)) == _computed(read_metrics(looped))
+        assert (batched / "history.csv").read_text() == (looped / "history.csv").read_text()

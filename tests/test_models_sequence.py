@@ -77,10 +77,11 @@ def test_conv_matches_torch_conv1d():
     ks, c_in, c_out = 5, 3, 4
     ref = torch.nn.Conv1d(c_in, c_out, ks, padding=ks // 2).double()
     conv = StackedConv1d(c_in, c_out, ks, 1).double()
+    weight, bias = conv.linear.live()  # the stored tensors carry padding columns
     with torch.no_grad():
         # stacked weight row t * c_in + c  <->  Conv1d weight[:, c, t]
-        conv.linear.weight[0].copy_(ref.weight.permute(2, 1, 0).reshape(ks * c_in, c_out))
-        conv.linear.bias[0, 0].copy_(ref.bias)
+        weight[0].copy_(ref.weight.permute(2, 1, 0).reshape(ks * c_in, c_out))
+        bias[0, 0].copy_(ref.bias)
     x = torch.randn(B, L, c_in, dtype=torch.float64)
     expected = ref(x.transpose(1, 2)).transpose(1, 2)
     torch.testing.assert_close(conv(x.unsqueeze(0))[0], expected, rtol=1e-12, atol=1e-12)

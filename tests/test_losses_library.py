@@ -390,3 +390,11 @@ def test_scalar_function_supports_only_mean(tmp_path, monkeypatch):
 def test_unset_custom_target_is_one_line_error():
     with pytest.raises(ConfigError, match=r"loss._target_ is not set"):
         build("loss", {"_target_": "???"})
+
+
+def test_balanced_mse_auto_sigma_is_a_tenth_of_the_target_std():
+    train = torch.tensor([0.0, 1.0, 1.0, 4.0])
+    auto = BalancedMSELoss(train_targets=train)
+    assert auto.noise_var == pytest.approx((0.1 * float(train.double().std())) ** 2)
+    with pytest.raises(ValueError, match="sigma must be > 0 or 'auto'"):
+        BalancedMSELoss(sigma="big", train_targets=train)

@@ -35,7 +35,11 @@ class BalancedMSELoss(Loss):
     ``none``: per target; ``mean``: over targets.
 
     Args:
-        sigma: noise scale in target units (> 0); larger = stronger balancing.
+        sigma: noise scale in target units (> 0), or ``"auto"`` = 0.1 x the standard
+            deviation of the training targets. Larger = stronger balancing; sigma must
+            be small against the target range (the paper's IMDB-WIKI setting, sigma 1
+            on ages with std ~12, is ~0.08 std; measured here on imbalanced_regression,
+            sigma = 1 x the target range made the test MSE 30x worse than plain MSE).
         n_bins: histogram bins over the training target range.
         train_targets: supplied by the runner.
     """
@@ -45,14 +49,18 @@ class BalancedMSELoss(Loss):
     def __init__(
         self,
         *,
-        sigma: float = 1.0,
+        sigma: float | str = "auto",
         n_bins: int = 50,
         reduction: str = "mean",
         train_targets: object = None,
     ) -> None:
         super().__init__(reduction=reduction)
-        if sigma <= 0:
-            raise ValueError(f"sigma must be > 0, got {sigma}")
+        if sigma == "auto":
+            if train_targets is None:
+                raise ValueError("sigma=auto needs the training targets")
+            sigma = 0.1 * float(torch.as_tensor(train_targets, dtype=torch.float64).std())
+        if isinstance(sigma, str) or not sigma > 0:
+            raise ValueError(f"sigma must be > 0 or 'auto', got {sigma!r}")
         edges, counts = label_histogram(train_targets, n_bins)
         keep = counts > 0
         centres = ((edges[:-1] + edges[1:]) / 2)[keep]

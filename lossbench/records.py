@@ -69,6 +69,7 @@ def write_predictions(directory: Path, x: Any, y: Any, pred: Any) -> None:
 
     n = N_SAVED_WINDOWS
     arrays = {k: v[:n].detach().cpu().numpy() for k, v in (("x", x), ("y", y), ("pred", pred))}
+    directory.mkdir(parents=True, exist_ok=True)
     tmp = directory / f".{PREDICTIONS_FILE}.tmp"
     with open(tmp, "wb") as fh:
         np.savez(fh, **arrays)

@@ -91,3 +91,17 @@ def test_unbatchable_loss_falls_back_to_a_per_seed_loop(cli, tmp_path, monkeypat
         batched, looped = (tmp_path / "sw" / job / f"seed_{seed}" for job in ("0", "1"))
         assert _computed(read_metrics(batched)) == _computed(read_metrics(looped))
         assert (batched / "history.csv").read_text() == (looped / "history.csv").read_text()
+
+
+def test_batched_forecast_seeds_save_their_predictions(cli, tmp_path):
+    cli(
+        "run",
+        "seeds=2",
+        "dataset=nile",
+        "trainer.epochs=2",
+        "trainer.progress=false",
+        "hydra.run.dir=job",
+    )
+    for seed in (0, 1):
+        assert read_metrics(tmp_path / "job" / f"seed_{seed}")["status"] == "completed"
+        assert (tmp_path / "job" / f"seed_{seed}" / "predictions.npz").exists()

@@ -12,7 +12,7 @@ from lossbench.losses import CrossEntropyLoss
 from tests.conftest import FAST, REPO, read_metrics
 
 # Keys that describe how a job ran rather than what it computed.
-BOOKKEEPING = ("overrides", "seeds", "wall_time_s", "job_wall_time_s", "versions")
+BOOKKEEPING = ("overrides", "seeds", "wall_time_s", "job_wall_time_s", "versions", "config_hash")
 # dropout and early stopping make members diverge in time and randomness
 VARIED = [
     "trainer.epochs=4",
@@ -44,6 +44,8 @@ def test_batched_seeds_equal_separate_runs(cli, tmp_path):
         batched, single = read_metrics(member), read_metrics(sep_dir)
         assert batched["status"] == "completed"
         assert _computed(batched) == _computed(single), seed
+        # resume matches a batched seed and its single run as the same job
+        assert batched["config_hash"] == single["config_hash"]
         assert (member / "history.csv").read_text() == (sep_dir / "history.csv").read_text()
         assert batched["seed"] == seed and batched["seeds"] == [0, 1, 2, 3, 4]
         assert batched["overrides"][-1] == f"seed={seed}"
@@ -98,6 +100,7 @@ def test_batched_forecast_seeds_save_their_predictions(cli, tmp_path):
         "run",
         "seeds=2",
         "dataset=nile",
+        "loss=mse",
         "trainer.epochs=2",
         "trainer.progress=false",
         "hydra.run.dir=job",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import pairwise
 
 import torch
@@ -18,6 +18,13 @@ ACTIVATIONS = {
     "silu": nn.functional.silu,
     "leaky_relu": nn.functional.leaky_relu,
 }
+
+
+def activation_fn(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The activation called ``name``; a one-line error listing the valid names."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {name!r}")
+    return ACTIVATIONS[name]
 
 
 class MLP(StackedModel):
@@ -44,15 +51,11 @@ class MLP(StackedModel):
         seeds: Sequence[int] = (0,),
     ) -> None:
         super().__init__(seeds)
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}"
-            )
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         sizes = [in_features, *[int(h) for h in hidden_sizes], out_features]
         self.layers = nn.ModuleList(StackedLinear(a, b, self.n_members) for a, b in pairwise(sizes))
-        self.activation = ACTIVATIONS[activation]
+        self.activation = activation_fn(activation)
         self.dropout = float(dropout)
         self._mask_gens = [generator(s, "dropout") for s in self.seeds]
         self.init_members()

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from lossbench.models.mlp import ACTIVATIONS
+from lossbench.models.mlp import activation_fn
 from lossbench.models.stacked import StackedLinear, StackedModel
 
 
@@ -179,17 +179,13 @@ class CNN1d(StackedModel):
         seeds: Sequence[int] = (0,),
     ) -> None:
         super().__init__(seeds)
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}"
-            )
         self.length, self.channels = _window_shape(in_features, input_shape)
         sizes = [self.channels, *[int(c) for c in channels]]
         self.convs = nn.ModuleList(
             StackedConv1d(sizes[i], sizes[i + 1], kernel_size, self.n_members)
             for i in range(len(sizes) - 1)
         )
-        self.activation = ACTIVATIONS[activation]
+        self.activation = activation_fn(activation)
         self.head = StackedLinear(self.length * sizes[-1], out_features, self.n_members)
         self.init_members()
 

@@ -76,6 +76,8 @@ def _cases() -> list[tuple[str, str, str]]:
     losses, models = _yaml("loss"), _yaml("model")
     cases = []
     for loss_name, loss_node in losses.items():
+        if OmegaConf.is_missing(loss_node, "_target_"):  # `custom`: the user names the class
+            continue
         for task in tasks_of(loss_node) or ("classification",):
             for model_name, model_node in models.items():
                 if not tasks_of(model_node) or task in tasks_of(model_node):

@@ -1,4 +1,7 @@
-"""The rich tables printed at the end of a run (one seed, or a batch of seeds)."""
+"""What a job prints at its end: a table of test metrics (one seed, or a batch of seeds).
+
+Inside a sweep each job prints one line instead; the sweep's report is the table.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +12,32 @@ from rich.console import Console
 from rich.table import Table
 
 
+def _what(record: dict[str, Any]) -> str:
+    return " · ".join(f"{k}={v}" for k, v in record.get("choices", {}).items())
+
+
+def _headline(record: dict[str, Any]) -> str:
+    """The monitored metric's test value, e.g. ``balanced_accuracy 0.7653``."""
+    name = record.get("monitor")
+    value = (record.get("metrics") or {}).get(name)
+    return f"{name} {value:.4f}" if value is not None else ""
+
+
+def print_job_line(records: list[dict[str, Any]]) -> None:
+    """One plain line per seed for a job inside a sweep: what ran, how it ended, its headline."""
+    for r in records:
+        print(f"{_what(r)} · seed={r['seed']} · {r['status']} {_headline(r)}".rstrip())
+
+
 def print_run_summary(record: dict[str, Any], out_dir: str) -> None:
     """One table: what ran, how it ended, and its test metrics."""
-    choices = record.get("choices", {})
-    title = " · ".join(f"{k}={v}" for k, v in choices.items()) + f" · seed={record.get('seed')}"
-    table = Table(title=title, title_justify="left")
+    table = Table()
     table.add_column("test metric", style="cyan")
     table.add_column("value", justify="right")
     for name, value in (record.get("metrics") or {}).items():
         table.add_row(name, "-" if value is None else f"{value:.4f}")
     console = Console()
+    console.print(f"[bold]{_what(record)} · seed={record.get('seed')}[/]")
     console.print(table)
     status = record["status"]
     style = {"completed": "green", "diverged": "yellow"}.get(status, "red")
@@ -48,10 +67,8 @@ def _mean_std(values: list[float]) -> str:
 
 def print_seeds_summary(records: list[dict[str, Any]], out_dir: str) -> None:
     """One table for a batched multi-seed job: a column per seed, then mean ± std."""
-    choices = records[0].get("choices", {})
     seeds = [r["seed"] for r in records]
-    title = " · ".join(f"{k}={v}" for k, v in choices.items()) + f" · seeds={seeds}"
-    table = Table(title=title, title_justify="left")
+    table = Table()
     table.add_column("test metric", style="cyan")
     for seed in seeds:
         table.add_column(f"seed {seed}", justify="right")
@@ -65,6 +82,7 @@ def print_seeds_summary(records: list[dict[str, Any]], out_dir: str) -> None:
         cells = ["-" if v is None else f"{v:.4f}" for v in values]
         table.add_row(name, *cells, _mean_std(values))
     console = Console()
+    console.print(f"[bold]{_what(records[0])} · seeds={seeds}[/]")
     console.print(table)
     done = sum(r["status"] == "completed" for r in records)
     wall = records[0].get("job_wall_time_s", 0.0)

@@ -21,7 +21,7 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lossbench.build import build, tasks_of
-from lossbench.console import print_run_summary, print_seeds_summary
+from lossbench.console import print_job_line, print_run_summary, print_seeds_summary
 from lossbench.data import Dataset
 from lossbench.errors import EXIT_USAGE, ConfigError
 from lossbench.evaluation import metrics
@@ -278,7 +278,9 @@ def run_job(cfg: DictConfig) -> float | None:
         message = f"{type(exc).__name__}: {exc}"
         return _fail(records, [], out_dir, batched, start, message, multirun, 1)
     _write_all(records, [r.history for r in results], out_dir, batched, start)
-    if batched:
+    if multirun:
+        print_job_line(records)
+    elif batched:
         print_seeds_summary(records, str(out_dir))
     else:
         print_run_summary(records[0], str(out_dir))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -95,9 +96,18 @@ def write_markdown(summary: Summary, options: Options, out_dir: Path) -> None:
     atomic_write_text(out_dir / "summary.md", markdown(summary, options))
 
 
+def _console() -> Console:
+    """The terminal's width; 160 columns for a file or pipe (rich's default there is 80,
+    which folds configuration names), unless ``COLUMNS`` says otherwise."""
+    console = Console()
+    if console.is_terminal or "COLUMNS" in os.environ:
+        return console
+    return Console(width=160)
+
+
 def print_console(summary: Summary, options: Options, console: Console | None = None) -> None:
     """The headline tables and notes, as rich tables on the terminal."""
-    console = console or Console()
+    console = console or _console()
     for title, rows in headline_rows(summary):
         table = Table(title=title, title_justify="left")
         for name in HEADER:

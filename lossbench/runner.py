@@ -239,7 +239,7 @@ def run_job(cfg: DictConfig) -> float | None:
         group = job_seeds(cfg)
     except ConfigError as exc:
         record = _base_record(cfg, int(cfg.seed), None)
-        return _fail([record], [], out_dir, False, start, str(exc), multirun, EXIT_USAGE)
+        return _fail([record], out_dir, False, start, str(exc), multirun, EXIT_USAGE)
     batched = group is not None
     seeds = group if batched else [int(cfg.seed)]
     records = [_base_record(cfg, s, group) for s in seeds]
@@ -249,34 +249,30 @@ def run_job(cfg: DictConfig) -> float | None:
         where = ", ".join(sorted({r["resumed_from"] for r in resumed.values()}))
         print(f"resumed: already completed in {where}; not trained again")
         return _mean_best(list(resumed.values()))
-    todo = [s for s in seeds if s not in resumed]
-    records = [r for r in records if r["seed"] in todo]
-    dirs = [member_dir(out_dir, s, batched) for s in todo]
-    seeds = todo
+    pending = [i for i, s in enumerate(seeds) if s not in resumed]
+    seeds, records, dirs = ([items[i] for i in pending] for items in (seeds, records, dirs))
     results: list[MemberResult] = []
     try:
-        groups = [seeds]
+        parts = [slice(0, len(seeds))]  # all seeds in one stacked model
         if batched and not loss_is_batchable(cfg):
             print(
                 f"note: loss={records[0]['choices']['loss']} sets batchable = False; "
                 f"training its {len(seeds)} seeds one after another",
                 file=sys.stderr,
             )
-            groups = [[s] for s in seeds]
-        for group_seeds in groups:
-            first = seeds.index(group_seeds[0])
-            if len(groups) > 1:  # as a single run of this seed would
-                torch.manual_seed(group_seeds[0])
-            part = slice(first, first + len(group_seeds))
-            results += _train_group(cfg, group_seeds, records[part], dirs[part])
+            parts = [slice(i, i + 1) for i in range(len(seeds))]
+        for part in parts:
+            if len(parts) > 1:  # as a single run of this seed would
+                torch.manual_seed(seeds[part][0])
+            results += _train_group(cfg, seeds[part], records[part], dirs[part])
     except (ConfigError, DivergedError) as exc:
         code = EXIT_USAGE if isinstance(exc, ConfigError) else 1
-        return _fail(records, [], out_dir, batched, start, str(exc), multirun, code)
+        return _fail(records, out_dir, batched, start, str(exc), multirun, code)
     except Exception as exc:  # an unexpected failure: keep the traceback in the record
         for record in records:
             record["traceback"] = traceback.format_exc()
         message = f"{type(exc).__name__}: {exc}"
-        return _fail(records, [], out_dir, batched, start, message, multirun, 1)
+        return _fail(records, out_dir, batched, start, message, multirun, 1)
     _write_all(records, [r.history for r in results], out_dir, batched, start)
     if multirun:
         print_job_line(records)
@@ -321,17 +317,15 @@ def _write_all(
 ) -> None:
     """Write every member's files; a batched job's wall time is shared equally by its seeds."""
     elapsed = time.perf_counter() - start
-    for i, record in enumerate(records):
+    for record, history in zip(records, histories, strict=True):
         record["wall_time_s"] = elapsed / len(records)
         if batched:
             record["job_wall_time_s"] = elapsed
-        history = histories[i] if i < len(histories) else []
         write_job(member_dir(out_dir, record["seed"], batched), record, history)
 
 
 def _fail(
     records: list[dict[str, Any]],
-    histories: list[list[dict[str, Any]]],
     out_dir: Path,
     batched: bool,
     start: float,
@@ -342,7 +336,7 @@ def _fail(
     """Record the failure for every seed; end a single run with ``code``, let a sweep go on."""
     for record in records:
         record.update(status="failed", error=message)
-    _write_all(records, histories, out_dir, batched, start)
+    _write_all(records, [[] for _ in records], out_dir, batched, start)
     print(f"error: {message}", file=sys.stderr)
     if not multirun:
         raise SystemExit(code)

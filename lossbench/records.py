@@ -8,8 +8,11 @@ the evaluated epoch), ``val_metrics``, ``wall_time_s``, ``versions``
 (lossbench, torch, python, git commit of lossbench's source where there is one),
 ``config_hash`` (identifies the resolved job config, for resuming sweeps),
 ``best_value`` (best validation monitor value) and, for classification,
-``class_counts`` (training samples per class). Forecast jobs also write
-``predictions.npz``: inputs, targets and predictions of the first test windows.
+``class_counts`` (training samples per class). A seed of a batched job
+(``seeds=N``) writes its record to ``seed_<s>/`` and adds ``seeds`` (the batch)
+and ``job_wall_time_s``; a record copied by resume adds ``resumed_from``. Forecast
+jobs also write ``predictions.npz``: inputs, targets and predictions of the first
+test windows.
 """
 
 from __future__ import annotations

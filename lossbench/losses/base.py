@@ -15,6 +15,9 @@ behaviour changes during training may define ``on_epoch_start(epoch, epochs)``
 (epochs count from 1); a loss made of several terms may define
 ``components(pred, target) -> dict[str, Tensor]``, and the trainer logs each
 term's validation value per epoch as ``val_<name>`` in ``history.csv``.
+With ``seeds=N`` every seed gets its own loss instance; a loss whose result
+depends on something shared across seeds (e.g. torch's global random stream)
+sets the class attribute ``batchable = False`` and its seeds train one by one.
 Its YAML file in ``configs/loss/`` names the class with ``_target_`` and the data
 families it fits with ``_tasks_``.
 """

@@ -13,51 +13,25 @@ from omegaconf import OmegaConf
 from lossbench.build import build
 from lossbench.data.base import Dataset, Split
 from lossbench.losses import DilateLoss, SoftDTWLoss
-from lossbench.losses.soft_dtw import pairwise_sq_dist, resolve_backend, soft_alignment
+from lossbench.losses.soft_dtw import pairwise_sq_dist, soft_alignment
 from lossbench.models import MLP
 from lossbench.training.loop import Trainer, TrainSettings
+from tests.sdtw_reference import BACKENDS, F64, reference, series
 
 REPO = Path(__file__).resolve().parents[1]
-HAS_NUMBA = resolve_backend("auto") == "numba"
-BACKENDS = [
-    "torch",
-    pytest.param("numba", marks=pytest.mark.skipif(not HAS_NUMBA, reason="numba not installed")),
-]
-F64 = torch.float64
-
-
-def reference_dtw(cost: torch.Tensor, gamma: float) -> torch.Tensor:
-    """Soft-DTW cell by cell on torch scalars (differentiable twice by autograd)."""
-    out = []
-    for c in cost:
-        n, m = c.shape
-        inf = torch.tensor(math.inf, dtype=c.dtype)
-        R = [[inf] * (m + 1) for _ in range(n + 1)]
-        R[0][0] = torch.zeros((), dtype=c.dtype)
-        for i in range(1, n + 1):
-            for j in range(1, m + 1):
-                prev = torch.stack((R[i - 1][j - 1], R[i - 1][j], R[i][j - 1]))
-                R[i][j] = c[i - 1, j - 1] - gamma * torch.logsumexp(-prev / gamma, 0)
-        out.append(R[n][m])
-    return torch.stack(out)
 
 
 def reference_dilate(x: torch.Tensor, y: torch.Tensor, alpha: float, gamma: float):
     """Per-series DILATE with the alignment from autograd (``create_graph``), so its own
     gradient comes from double backward, independently of the Hessian-vector product."""
     cost = pairwise_sq_dist(x[..., None], y[..., None])
-    shape = reference_dtw(cost, gamma)
+    shape = reference(cost, gamma)
     (align,) = torch.autograd.grad(shape.sum(), cost, create_graph=True)
     h = x.shape[1]
     steps = torch.arange(h, dtype=F64)
     omega = (steps[:, None] - steps[None, :]) ** 2 / h**2
     temporal = (align * omega).sum((1, 2))
     return alpha * shape + (1 - alpha) * temporal, shape, temporal
-
-
-def series(*shape: int, seed: int, scale: float = 1.0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=F64) * scale
 
 
 def test_hand_computed_two_steps():

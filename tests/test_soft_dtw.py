@@ -11,34 +11,10 @@ import pytest
 import torch
 
 from lossbench.losses import SoftDTWLoss
-from lossbench.losses.soft_dtw import pairwise_sq_dist, resolve_backend, soft_dtw
+from lossbench.losses.soft_dtw import pairwise_sq_dist, soft_dtw
+from tests.sdtw_reference import BACKENDS, F64, HAS_NUMBA, reference, series
 
 REPO = Path(__file__).resolve().parents[1]
-HAS_NUMBA = resolve_backend("auto") == "numba"
-BACKENDS = [
-    "torch",
-    pytest.param("numba", marks=pytest.mark.skipif(not HAS_NUMBA, reason="numba not installed")),
-]
-F64 = torch.float64
-
-
-def reference(cost: torch.Tensor, gamma: float, band: int | None = None) -> torch.Tensor:
-    """The textbook recursion, one cell at a time, on torch scalars so autograd can check
-    the analytic backward: R[i, j] = cost[i, j] + softmin_γ(R[i-1, j-1], R[i-1, j], R[i, j-1])."""
-    out = []
-    for c in cost:
-        n, m = c.shape
-        inf = torch.tensor(math.inf, dtype=c.dtype)
-        R = [[inf] * (m + 1) for _ in range(n + 1)]
-        R[0][0] = torch.zeros((), dtype=c.dtype)
-        for i in range(1, n + 1):
-            for j in range(1, m + 1):
-                if band is not None and abs(i - j) > band:
-                    continue
-                prev = torch.stack((R[i - 1][j - 1], R[i - 1][j], R[i][j - 1]))
-                R[i][j] = c[i - 1, j - 1] - gamma * torch.logsumexp(-prev / gamma, 0)
-        out.append(R[n][m])
-    return torch.stack(out)
 
 
 def hard_dtw(cost: np.ndarray) -> float:
@@ -49,11 +25,6 @@ def hard_dtw(cost: np.ndarray) -> float:
         for j in range(1, m + 1):
             R[i, j] = cost[i - 1, j - 1] + min(R[i - 1, j - 1], R[i - 1, j], R[i, j - 1])
     return float(R[n, m])
-
-
-def series(*shape: int, seed: int = 0, dtype=F64, scale: float = 1.0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randn(*shape, generator=g, dtype=torch.float64) * scale).to(dtype)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -17,6 +17,7 @@ test windows.
 
 from __future__ import annotations
 
+import io
 import platform
 import subprocess
 from functools import cache
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lossbench import __version__
-from lossbench.io import write_csv, write_json
+from lossbench.io import atomic_write_bytes, write_csv, write_json
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
@@ -72,8 +73,6 @@ def write_predictions(directory: Path, x: Any, y: Any, pred: Any) -> None:
 
     n = N_SAVED_WINDOWS
     arrays = {k: v[:n].detach().cpu().numpy() for k, v in (("x", x), ("y", y), ("pred", pred))}
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".{PREDICTIONS_FILE}.tmp"
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-    tmp.replace(directory / PREDICTIONS_FILE)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(directory / PREDICTIONS_FILE, buf.getvalue())

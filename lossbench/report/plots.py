@@ -17,6 +17,7 @@ With several datasets in one report every file name gets a ``_<dataset>`` suffix
 from __future__ import annotations
 
 import ast
+import io
 from pathlib import Path
 
 import matplotlib
@@ -27,6 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from lossbench.io import atomic_write_bytes  # noqa: E402
 from lossbench.report.collect import CHOICE_COLUMNS, Results  # noqa: E402
 from lossbench.report.summary import Summary  # noqa: E402
 
@@ -58,9 +60,12 @@ def draw_all(results: Results, summary: Summary, out_dir: Path) -> list[Path]:
 
 
 def _save(fig: plt.Figure, path: Path) -> list[Path]:
+    """Render to memory, then write atomically: a viewer never sees half a PNG."""
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
     return [path]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -29,6 +30,7 @@ from lossbench.losses import (
     WeightedMSELoss,
 )
 from lossbench.losses.class_balanced import effective_number_weights
+from lossbench.losses.density import bin_index, lds_window
 
 
 def _cls(seed: int = 0, n: int = 32, c: int = 4, scale: float = 3.0):
@@ -156,16 +158,49 @@ def test_ldam_drw_switches_on_at_the_given_epoch():
     counts = [90, 10]
     loss = LDAMLoss(max_margin=0.0, drw_epoch=0.8, drw_beta=0.999, class_counts=counts)
     z, t = _cls(8, c=2)
-    loss.on_epoch_start(7, 10)
+    loss.on_epoch_start(8, 10)  # 0.8 of 10 epochs: epochs 9 and 10 re-weighted, not 8
     torch.testing.assert_close(loss(z, t), F.cross_entropy(z, t))
-    loss.on_epoch_start(8, 10)
+    loss.on_epoch_start(9, 10)
     w = torch.tensor(effective_number_weights(counts, 0.999), dtype=torch.float64)
     torch.testing.assert_close(loss(z, t), (w[t] * F.cross_entropy(z, t, reduction="none")).mean())
     fixed = LDAMLoss(drw_epoch=3, class_counts=counts)
+    fixed.on_epoch_start(2, 100)
+    assert not fixed.reweight
     fixed.on_epoch_start(3, 100)
     assert fixed.reweight
     with pytest.raises(ValueError, match="drw_epoch must be"):
         LDAMLoss(drw_epoch=2.5, class_counts=counts)
+
+
+@pytest.mark.parametrize(
+    ("drw_epoch", "epochs", "first"),
+    [
+        (0.8, 200, 161),  # the reference LDAM-DRW run: idx = epoch // 160, 0-based epochs
+        (0.8, 10, 9),
+        (0.8, 300, 241),
+        (0.7, 10, 8),  # 0.7 * 10 = 7.000000000000001 in floating point
+        (0.5, 3, 3),  # 0-based index >= 1.5: only the last epoch
+        (0.25, 7, 3),
+        (0.99, 50, 51),  # after the run: the final form is never trained
+        (160, 200, 160),  # an integer is the first re-weighted epoch itself
+        (1, 5, 1),
+    ],
+)
+def test_ldam_drw_switch_epoch_matches_the_reference_rule(drw_epoch, epochs, first):
+    loss = LDAMLoss(drw_epoch=drw_epoch, class_counts=[90, 10])
+    assert loss.schedule_switch_epoch(epochs) == first
+    on = []
+    for epoch in range(1, epochs + 1):
+        loss.on_epoch_start(epoch, epochs)
+        on.append(loss.reweight)
+    assert on == [e >= first for e in range(1, epochs + 1)]
+    if isinstance(drw_epoch, float):  # the reference: 0-based index i re-weighted iff i >= f*E
+        assert on == [i >= drw_epoch * epochs - 1e-9 for i in range(epochs)]
+
+
+def test_schedule_switch_epoch_is_none_without_a_schedule():
+    assert LDAMLoss(class_counts=[90, 10]).schedule_switch_epoch(100) is None
+    assert CrossEntropyLoss().schedule_switch_epoch(100) is None
 
 
 def test_label_smoothing_hand_computed_and_ce_option():
@@ -220,11 +255,18 @@ def test_linex_is_asymmetric_and_continued_linearly_beyond_the_clip():
 
 def test_weighted_mse_inverse_and_sqrt_weights_by_hand():
     train = torch.tensor([0.0, 0.0, 0.0, 1.0])
-    inv = WeightedMSELoss(weighting="inverse", lds=False, n_bins=2, train_targets=train)
+    inv = WeightedMSELoss(
+        weighting="inverse", lds=False, n_bins=2, count_clip=None, train_targets=train
+    )
     # counts [3, 1] -> 1/n = [1/3, 1]; mean over training samples 0.5 -> [2/3, 2]
     assert inv.weights.tolist() == pytest.approx([2 / 3, 2.0])
     got = inv.__class__(
-        weighting="inverse", lds=False, n_bins=2, train_targets=train, reduction="none"
+        weighting="inverse",
+        lds=False,
+        n_bins=2,
+        count_clip=None,
+        train_targets=train,
+        reduction="none",
     )(torch.tensor([1.0, 3.0]), torch.tensor([0.0, 1.0]))
     assert got.tolist() == pytest.approx([2 / 3, 2.0 * 4])
     sq = WeightedMSELoss(weighting="sqrt_inv", lds=False, n_bins=2, train_targets=train)
@@ -234,16 +276,71 @@ def test_weighted_mse_inverse_and_sqrt_weights_by_hand():
 
 
 def test_weighted_mse_lds_smooths_the_histogram():
+    from scipy.ndimage import gaussian_filter1d
+
     train = torch.tensor([0.0, 0.0, 0.0, 1.0])
     lds = WeightedMSELoss(
-        weighting="inverse", lds=True, lds_ks=3, lds_sigma=1.0, n_bins=2, train_targets=train
+        weighting="inverse",
+        lds=True,
+        lds_ks=3,
+        lds_sigma=1.0,
+        n_bins=2,
+        count_clip=None,
+        train_targets=train,
     )
-    k = math.exp(-0.5)
+    window = gaussian_filter1d([0.0, 1.0, 0.0], 1.0)
+    k = window[0] / window[1]  # the official window [k, 1, k]
     raw = [1 / (3 + k), 1 / (1 + 3 * k)]  # [3, 1] convolved with [k, 1, k]
     scale = (3 * raw[0] + raw[1]) / 4
     assert lds.weights.tolist() == pytest.approx([r / scale for r in raw])
     with pytest.raises(ValueError, match="lds_ks must be an odd integer"):
         WeightedMSELoss(lds_ks=4, train_targets=train)
+    with pytest.raises(ValueError, match="count_clip must"):
+        WeightedMSELoss(weighting="inverse", count_clip=[10, 5], train_targets=train)
+
+
+@pytest.mark.parametrize(("ks", "sigma"), [(5, 2.0), (3, 1.0), (7, 1.5), (9, 0.5), (1, 2.0)])
+def test_lds_window_matches_the_official_scipy_windows(ks, sigma):
+    from scipy.ndimage import gaussian_filter1d
+    from scipy.signal.windows import triang
+
+    half = ks // 2
+    delta = [0.0] * half + [1.0] + [0.0] * half
+    want = gaussian_filter1d(delta, sigma=sigma)  # get_lds_kernel_window, gaussian
+    got = lds_window("gaussian", ks, sigma)
+    assert got.tolist() == pytest.approx((want / want.max()).tolist(), rel=1e-12)
+    assert lds_window("triang", ks, sigma).tolist() == pytest.approx(triang(ks).tolist())
+    x = torch.arange(-half, half + 1, dtype=torch.float64)
+    lap = torch.exp(-x.abs() / sigma) / (2 * sigma)
+    assert lds_window("laplace", ks, sigma).tolist() == pytest.approx((lap / lap.max()).tolist())
+
+
+def _official_prepare_weights(bins, n_bins, reweight, lds, ks=5, sigma=2.0):
+    """Port of imdb-wiki-dir's ``AgeDB._prepare_weights`` (Yang et al. 2021) on bin indices."""
+    from scipy.ndimage import convolve1d, gaussian_filter1d
+
+    value = np.bincount(bins, minlength=n_bins).astype(np.float64)
+    # the official code clips the counts for inverse re-weighting only
+    value = np.sqrt(value) if reweight == "sqrt_inv" else np.clip(value, 5, 1000)
+    num_per_label = value[bins]
+    if lds:
+        base = [0.0] * (ks // 2) + [1.0] + [0.0] * (ks // 2)
+        window = gaussian_filter1d(base, sigma=sigma) / max(gaussian_filter1d(base, sigma=sigma))
+        num_per_label = convolve1d(value, weights=window, mode="constant")[bins]
+    weights = 1.0 / num_per_label
+    return weights * len(weights) / weights.sum()
+
+
+@pytest.mark.parametrize("weighting", ["inverse", "sqrt_inv"])
+@pytest.mark.parametrize("lds", [False, True])
+def test_weighted_mse_matches_the_official_prepare_weights(weighting, lds):
+    g = torch.Generator().manual_seed(3)
+    train = torch.cat([torch.randn(3000, generator=g), 4 + torch.rand(7, generator=g)])
+    loss = WeightedMSELoss(weighting=weighting, lds=lds, n_bins=40, train_targets=train)
+    bins = bin_index(train.to(torch.float64), loss.edges).numpy()
+    want = _official_prepare_weights(bins, 40, weighting, lds)
+    got = loss.sample_weights(train.to(torch.float64)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-10)
 
 
 def test_weighted_mse_rare_targets_weigh_more():
@@ -360,6 +457,7 @@ def test_combined_user_function_term_and_drw_hook():
     )
     loss.on_epoch_start(2, 5)
     assert loss.terms[1].reweight
+    assert loss.schedule_switch_epoch(5) == 2
     assert set(loss.components(z, t)) == {"poly1_cross_entropy", "ldam"}
 
 

@@ -12,7 +12,8 @@ what ``"mean"`` averages. A constructor may declare any of ``n_classes``,
 ``class_counts``, ``class_prior`` or ``train_targets``: the runner passes the
 training split's values under those names (see ``Dataset.stats``). A loss whose
 behaviour changes during training may define ``on_epoch_start(epoch, epochs)``
-(epochs count from 1); a loss made of several terms may define
+(epochs count from 1) and then reports when it changes through
+:meth:`Loss.schedule_switch_epoch`; a loss made of several terms may define
 ``components(pred, target) -> dict[str, Tensor]``, and the trainer logs each
 term's validation value per epoch as ``val_<name>`` in ``history.csv``.
 With ``seeds=N`` every seed gets its own loss instance; a loss whose result
@@ -32,13 +33,30 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 class Loss(nn.Module):
-    """Base class: validates and applies ``reduction``."""
+    """Base class: validates and applies ``reduction``.
+
+    The schedule hook: a loss that changes during training (through
+    ``on_epoch_start``) overrides :meth:`schedule_switch_epoch` to say from which
+    epoch on it trains with its final form, so the training side can tell whether
+    the epoch it selects (``evaluate=best``) was trained under that form at all
+    (e.g. LDAM's deferred re-weighting, Cao et al. 2019, only acts from its switch on).
+    """
 
     def __init__(self, *, reduction: str = "mean") -> None:
         super().__init__()
         if reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")
         self.reduction = reduction
+
+    def schedule_switch_epoch(self, total_epochs: int) -> int | None:
+        """The first epoch (counted from 1) trained with the loss's final schedule in a
+        run of ``total_epochs``, or ``None`` when the loss does not change during training.
+
+        The value may exceed ``total_epochs`` (a switch configured after the run's end:
+        the final form is never trained). Consumers should use
+        ``getattr(loss, "schedule_switch_epoch", None)``: a plain-function loss has none.
+        """
+        return None
 
     def reduce(self, per_sample: torch.Tensor) -> torch.Tensor:
         """``none``: as is; ``sum``: total; ``mean``: the plain mean over all elements."""

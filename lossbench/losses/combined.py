@@ -146,6 +146,17 @@ class CombinedLoss(Loss):
             if hasattr(term, "on_epoch_start"):
                 term.on_epoch_start(epoch, epochs)
 
+    def schedule_switch_epoch(self, total_epochs: int) -> int | None:
+        """The latest switch among the terms (the epoch from which every term has its final
+        form); ``None`` when no term has a schedule."""
+        switches = [
+            term.schedule_switch_epoch(total_epochs)
+            for term in self.terms
+            if hasattr(term, "schedule_switch_epoch")
+        ]
+        switches = [e for e in switches if e is not None]
+        return max(switches) if switches else None
+
     def _values(self, pred: torch.Tensor, target: torch.Tensor) -> list[torch.Tensor]:
         return [term(pred, target) for term in self.terms]
 

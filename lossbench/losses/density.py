@@ -34,8 +34,34 @@ def bin_index(values: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
     return torch.bucketize(values.detach().contiguous(), inner, right=True)
 
 
+def gaussian_filter_window(ks: int, sigma: float, truncate: float = 4.0) -> torch.Tensor:
+    """A unit impulse of length ``ks`` filtered by a sampled Gaussian, as scipy's
+    ``gaussian_filter1d(delta, sigma)`` computes it (kernel radius
+    ``int(truncate * sigma + 0.5)``, weights normalised to sum 1, ``mode='reflect'``:
+    the signal continues mirrored, ``d c b a | a b c d | d c b a``).
+
+    When the kernel is wider than the window, the reflected mass folds back in, so
+    the result is flatter than ``exp(-x^2 / 2 sigma^2)`` sampled on the window.
+    """
+    radius = int(truncate * float(sigma) + 0.5)
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    kernel = torch.exp(-0.5 * offsets**2 / float(sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    out = torch.zeros(ks, dtype=torch.float64)
+    centre = ks // 2
+    for i in range(ks):
+        j = (i + offsets.long()) % (2 * ks)  # 'reflect': period 2 ks, mirrored second half
+        j = torch.where(j >= ks, 2 * ks - 1 - j, j)
+        out[i] = kernel[j == centre].sum()
+    return out
+
+
 def lds_window(kernel: str, ks: int, sigma: float) -> torch.Tensor:
-    """Symmetric smoothing window of odd size ``ks``, peak 1 (Yang et al. 2021, LDS)."""
+    """Symmetric smoothing window of odd size ``ks``, peak 1, as the official LDS code
+    builds it (Yang et al. 2021, ``get_lds_kernel_window``): ``gaussian`` =
+    :func:`gaussian_filter_window` / its max (scipy ``gaussian_filter1d`` of a delta),
+    ``triang`` = scipy's ``triang(ks)``, ``laplace`` = ``exp(-|x| / sigma)``.
+    """
     if kernel not in KERNELS:
         raise ValueError(f"lds_kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
     if not isinstance(ks, int) or ks < 1 or ks % 2 == 0:
@@ -45,7 +71,8 @@ def lds_window(kernel: str, ks: int, sigma: float) -> torch.Tensor:
     half = ks // 2
     x = torch.arange(-half, half + 1, dtype=torch.float64)
     if kernel == "gaussian":
-        return torch.exp(-(x**2) / (2 * sigma**2))
+        window = gaussian_filter_window(ks, sigma)
+        return window / window.max()
     if kernel == "triang":
         return 1.0 - x.abs() / (half + 1)
     return torch.exp(-x.abs() / sigma)

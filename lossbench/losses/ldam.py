@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -21,17 +22,24 @@ class LDAMLoss(Loss):
     logits in [-1, 1]; lossbench models emit plain logits, where ``s = 30`` blows
     the loss up, so the default here is ``s = 1`` (margins in logit units).
 
-    DRW (deferred re-weighting, same paper): from epoch ``drw_epoch`` on, each
+    DRW (deferred re-weighting, same paper): from the switch epoch on, each
     sample is weighted by the class-balanced weight of its class
     (:func:`effective_number_weights` with ``drw_beta``; the paper uses 0.9999 and
-    starts at 80 % of training). The trainer calls :meth:`on_epoch_start`.
+    starts at 80 % of training). The trainer calls :meth:`on_epoch_start`; the
+    switch is :meth:`schedule_switch_epoch`. A fraction ``f`` re-weights the epochs
+    whose 0-based index is ``>= f * epochs``, as the reference code does
+    (``idx = epoch // 160`` over 200 epochs: 0.8 of 200 re-weights epochs 161-200,
+    exactly the last 20 %).
 
     Args:
         max_margin: margin of the rarest class (paper: 0.5); 0 gives ``CE(s z)``.
         s: logit scale.
-        drw_epoch: ``None`` (off), an epoch number ``>= 1`` (counted from 1), or a
-            fraction in (0, 1) of the run's epochs (0.8 = the last 20 %).
+        drw_epoch: ``None`` (off), the first re-weighted epoch ``>= 1`` (counted from 1),
+            or a fraction in (0, 1) of the run's epochs (0.8 = the last 20 %; with
+            ``E`` epochs the first re-weighted one is ``ceil(f * E) + 1``).
         drw_beta: ``beta`` of the deferred class-balanced weights.
+        normalize: divide each logit vector by its L2 norm before the margin, so logits
+            lie in [-1, 1] as the paper's cosine logits do.
         reduction: ``none`` (``[N]``), ``sum``, or ``mean`` = ``mean_i(w_i * l_i)``
             (``w = 1`` before DRW starts; the paper's code divides by ``sum w_i`` instead).
         class_counts: supplied by the runner from the training split.
@@ -44,6 +52,7 @@ class LDAMLoss(Loss):
         s: float = 1.0,
         drw_epoch: float | None = None,
         drw_beta: float = 0.9999,
+        normalize: bool = False,
         reduction: str = "mean",
         class_counts: Sequence[int] | None = None,
     ) -> None:
@@ -64,18 +73,30 @@ class LDAMLoss(Loss):
         drw_weights = effective_number_weights(counts, drw_beta)
         self.register_buffer("drw_weights", torch.tensor(drw_weights))
         self.s = float(s)
+        self.normalize = bool(normalize)
         self.drw_epoch = drw_epoch
         self.reweight = False
 
-    def on_epoch_start(self, epoch: int, epochs: int) -> None:
-        """Switch the class-balanced weights on once ``epoch`` reaches ``drw_epoch``."""
+    def schedule_switch_epoch(self, total_epochs: int) -> int | None:
+        """First epoch (from 1) with the class-balanced weights; ``None`` without DRW."""
         if self.drw_epoch is None:
-            return
-        start = self.drw_epoch * epochs if self.drw_epoch < 1 else self.drw_epoch
-        self.reweight = epoch >= start
+            return None
+        if self.drw_epoch >= 1:
+            return int(self.drw_epoch)
+        # 0-based index i is re-weighted when i >= f * E; round away float noise
+        # (0.7 * 10 = 7.000000000000001 must give 7, not 8).
+        boundary = round(self.drw_epoch * total_epochs, 9)
+        return math.ceil(boundary) + 1
+
+    def on_epoch_start(self, epoch: int, epochs: int) -> None:
+        """Switch the class-balanced weights on from :meth:`schedule_switch_epoch` on."""
+        start = self.schedule_switch_epoch(epochs)
+        self.reweight = start is not None and epoch >= start
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logits = as_class_logits(pred, target)
+        if self.normalize:  # unit logit vector: the margin cannot be outgrown by scaling z
+            logits = F.normalize(logits, dim=-1, eps=1e-12)
         margin = F.one_hot(target, logits.shape[-1]).to(logits) * self.margins.to(logits)
         per = F.cross_entropy(self.s * (logits - margin), target, reduction="none")
         if self.reweight:

@@ -58,7 +58,7 @@ def parallel_kernels(kernels: SimpleNamespace, chunks: int):
 
 
 def shipped(backend: str) -> sd.SoftDTWLoss:
-    return sd.SoftDTWLoss(gamma=GAMMA, normalize=False, backend=backend, reduction="none")
+    return sd.SoftDTWLoss(gamma=GAMMA, divergence=False, backend=backend, reduction="none")
 
 
 def methods(parallel: bool) -> dict[str, Method]:
@@ -84,7 +84,7 @@ def methods(parallel: bool) -> dict[str, Method]:
         import numba  # a tslearn dependency
         from tslearn.metrics import SoftDTWLossPyTorch
 
-        tslearn = SoftDTWLossPyTorch(gamma=GAMMA, normalize=False)
+        tslearn = SoftDTWLossPyTorch(gamma=GAMMA, divergence=False)
         out["tslearn"] = Method(tslearn, 1)
         if parallel:
             out["tslearn-par"] = Method(tslearn, numba.config.NUMBA_NUM_THREADS)

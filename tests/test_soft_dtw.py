@@ -49,22 +49,22 @@ def test_hand_computed_two_steps():
     # R22 = 0 + softmin(0, 1, 1) = -log(1 + 2/e) at γ = 1.
     x = torch.tensor([[0.0, 1.0]], dtype=F64)
     for backend in ["torch"] + (["numba"] if HAS_NUMBA else []):
-        plain = SoftDTWLoss(gamma=1.0, normalize=False, backend=backend)(x, x)
+        plain = SoftDTWLoss(gamma=1.0, divergence=False, backend=backend)(x, x)
         assert plain.item() == pytest.approx(-math.log(1 + 2 / math.e), abs=1e-12)
     # one step against two: the only alignment sums both costs
     a = torch.tensor([[1.0, 3.0]])
     b = torch.tensor([[2.0]])
-    assert SoftDTWLoss(normalize=False)(a, b).item() == pytest.approx(1.0 + 1.0)
+    assert SoftDTWLoss(divergence=False)(a, b).item() == pytest.approx(1.0 + 1.0)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("normalize", [False, True])
-def test_gradcheck_float64(backend, normalize):
-    loss = SoftDTWLoss(gamma=0.5, normalize=normalize, backend=backend, reduction="sum")
+@pytest.mark.parametrize("divergence", [False, True])
+def test_gradcheck_float64(backend, divergence):
+    loss = SoftDTWLoss(gamma=0.5, divergence=divergence, backend=backend, reduction="sum")
     x = series(2, 5, seed=3).requires_grad_()
     y = series(2, 5, seed=4).requires_grad_()
     assert torch.autograd.gradcheck(loss, (x, y))
-    banded = SoftDTWLoss(gamma=0.5, bandwidth=1, normalize=normalize, backend=backend)
+    banded = SoftDTWLoss(gamma=0.5, bandwidth=1, divergence=divergence, backend=backend)
     assert torch.autograd.gradcheck(banded, (x, y))
 
 
@@ -86,7 +86,7 @@ def test_tends_to_hard_dtw(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_divergence_nonnegative_and_zero_at_equality(backend):
-    loss = SoftDTWLoss(gamma=1.0, normalize=True, backend=backend, reduction="none")
+    loss = SoftDTWLoss(gamma=1.0, divergence=True, backend=backend, reduction="none")
     x, y = series(16, 10, seed=7), series(16, 10, seed=8)
     assert (loss(x, y) >= 0).all()
     assert (loss(x, 3 * x + 1) >= 0).all()
@@ -118,14 +118,14 @@ def test_band_restricts_alignments(backend):
 
 
 @pytest.mark.skipif(not HAS_NUMBA, reason="numba not installed")
-@pytest.mark.parametrize("normalize", [False, True])
-def test_backends_agree_float32(normalize):
+@pytest.mark.parametrize("divergence", [False, True])
+def test_backends_agree_float32(divergence):
     x, y = series(8, 20, 2, seed=11, dtype=torch.float32), series(8, 20, 2, seed=12)
     y = y.float()
     values, grads = [], []
     for backend in ("torch", "numba"):
         xr = x.clone().requires_grad_()
-        value = SoftDTWLoss(gamma=0.1, normalize=normalize, backend=backend)(xr, y)
+        value = SoftDTWLoss(gamma=0.1, divergence=divergence, backend=backend)(xr, y)
         value.backward()
         assert value.dtype == torch.float32
         values.append(value)
@@ -137,10 +137,10 @@ def test_backends_agree_float32(normalize):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize(("scale", "gamma"), [(1e3, 0.01), (1e-4, 1e-3), (30.0, 1e-4)])
 def test_finite_at_extremes(backend, scale, gamma):
-    for normalize in (False, True):
+    for divergence in (False, True):
         x = series(2, 12, seed=13, dtype=torch.float32, scale=scale).requires_grad_()
         y = series(2, 12, seed=14, dtype=torch.float32, scale=scale)
-        value = SoftDTWLoss(gamma=gamma, normalize=normalize, backend=backend)(x, y)
+        value = SoftDTWLoss(gamma=gamma, divergence=divergence, backend=backend)(x, y)
         value.backward()
         assert torch.isfinite(value) and torch.isfinite(x.grad).all()
 
@@ -196,3 +196,20 @@ def test_cli_forecast_run(cli, tmp_path):
     results = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("**/metrics.json"))]
     assert sorted(r["choices"]["loss"] for r in results) == ["dilate", "soft_dtw"]
     assert all(r["status"] == "completed" for r in results), results
+
+
+def test_default_is_the_papers_plain_soft_dtw_and_divergence_an_option():
+    from omegaconf import OmegaConf
+
+    from lossbench.build import build
+
+    x, y = series(4, 6, seed=21), series(4, 6, seed=22)
+    loss = build("loss", OmegaConf.load(REPO / "configs" / "loss" / "soft_dtw.yaml"))
+    assert not loss.divergence and not SoftDTWLoss().divergence
+    assert loss.minimum_at_target is False  # lossbench check skips the perfect-prediction test
+    want = reference(pairwise_sq_dist(x, y), 0.01).mean()
+    torch.testing.assert_close(loss(x, y), want.to(loss(x, y).dtype), rtol=1e-6, atol=1e-9)
+    div = SoftDTWLoss(gamma=0.01, divergence=True)
+    assert div.minimum_at_target is True
+    xy, xx, yy = (reference(pairwise_sq_dist(a, b), 0.01) for a, b in ((x, y), (x, x), (y, y)))
+    torch.testing.assert_close(div(x, y), (xy - (xx + yy) / 2).mean(), rtol=1e-6, atol=1e-9)

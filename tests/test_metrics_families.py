@@ -178,3 +178,60 @@ def test_many_shot_grouping_rules():
     groups, rule = group_by_count([90, 80, 70, 60, 50, 40, 30])  # nothing > 100 or < 20
     assert rule == "thirds"
     assert groups == {"many": [0, 1, 2], "medium": [3, 4], "few": [5, 6]}
+
+
+def test_binary_ranking_metrics_score_the_minority_class():
+    # breast_cancer-like: class 1 is the majority (3:1) in training and test
+    g = torch.Generator().manual_seed(5)
+    y = torch.cat([torch.zeros(50, dtype=torch.int64), torch.ones(150, dtype=torch.int64)])
+    z = torch.randn(200, 2, generator=g, dtype=torch.float64)
+    z[:, 1] += 1.2 * y  # informative but imperfect
+    data = _data("classification", y, 2)
+    assert metrics.positive_class(data) == 0
+    m = metrics.compute(data, y, z)
+    minority = (y == 0).numpy().astype(int)
+    score0 = (z[:, 0] - z[:, 1]).numpy()
+    assert m["average_precision"] == pytest.approx(skm.average_precision_score(minority, score0))
+    # best-threshold F1 by brute force over all thresholds, class 0 positive
+    best = max(skm.f1_score(minority, (score0 >= t).astype(int), zero_division=0) for t in score0)
+    assert m["f1_best_threshold"] == pytest.approx(best)
+    # ROC AUC is symmetric: equal to the class-1 value
+    assert m["roc_auc"] == pytest.approx(skm.roc_auc_score(y.numpy(), (z[:, 1] - z[:, 0]).numpy()))
+    # the majority-class AP, what was reported before, is far higher for the same model
+    majority_ap = skm.average_precision_score(y.numpy(), (z[:, 1] - z[:, 0]).numpy())
+    assert majority_ap > m["average_precision"] + 0.1
+    # a dataset may name its positive class; ties keep class 1
+    named = _data("classification", y, 2, {"positive_class": 1})
+    assert metrics.compute(named, y, z)["average_precision"] == pytest.approx(majority_ap)
+    assert metrics.positive_class(_data("classification", torch.tensor([0, 1, 0, 1]), 2)) == 1
+
+
+def test_shot_accuracy_only_where_the_training_counts_have_a_tail():
+    y = torch.tensor([0, 0, 0, 1, 1, 2])
+    z = torch.nn.functional.one_hot(torch.tensor([0, 1, 0, 1, 1, 2]), 3).float()
+    groups = {"many": [0], "medium": [1], "few": [2]}
+    tail = _data("classification", y, 3, {"shot_groups": groups})
+    assert "few_shot_accuracy" in metrics.known_metrics(tail)
+    assert metrics.compute(tail, y, z)["many_shot_accuracy"] == pytest.approx(2 / 3)
+    # the same groups declared on balanced training counts: no shot metrics
+    balanced = _data("classification", y, 3, {"shot_groups": groups}, train_y=torch.arange(9) % 3)
+    assert metrics.shot_groups(balanced) == {}
+    assert not any(k.endswith("_shot_accuracy") for k in metrics.compute(balanced, y, z))
+    assert "few_shot_accuracy" not in metrics.known_metrics(balanced)
+    # one filled group only
+    one = _data("classification", y, 3, {"shot_groups": {"many": [], "medium": [0, 1, 2]}})
+    assert metrics.shot_groups(one) == {}
+
+
+def test_long_tailed_sets_declare_shot_groups_only_with_a_tail():
+    from lossbench.data import longtail
+    from lossbench.data.profiles import spans_shot_groups
+
+    assert not spans_shot_groups([100] * 10)
+    assert not spans_shot_groups([90, 80, 70, 60, 50, 40, 30])  # all medium
+    assert spans_shot_groups([100, 50, 10])
+    flat = longtail.digits_lt(imbalance_ratio=1.0)
+    assert flat.info["shot_groups"] == {} and flat.info["shot_rule"] == "none"
+    assert "few_shot_accuracy" not in metrics.known_metrics(flat)
+    lt = longtail.digits_lt(imbalance_ratio=10.0)  # counts 100 .. 10: medium and few
+    assert lt.info["shot_groups"] and "few_shot_accuracy" in metrics.known_metrics(lt)

@@ -4,7 +4,9 @@ The training split follows n_c = n_max * rho^(-c/(C-1)) (class 0 is the head,
 class C-1 the tail; Cao et al. 2019). Validation and test have the same number
 of rows per class, as in the long-tail literature, so accuracy on them is the
 class-balanced accuracy. ``info["shot_groups"]`` holds the many / medium / few
-classes by training count (see :mod:`lossbench.data.profiles`).
+classes by training count (see :mod:`lossbench.data.profiles`), and is empty
+(``shot_rule`` "none") when the profile has no tail: its counts all fall in one
+threshold group, e.g. ``imbalance_ratio=1``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from lossbench.data.base import Dataset, scaled_classification
-from lossbench.data.profiles import exponential_profile, group_by_count
+from lossbench.data.profiles import exponential_profile, group_by_count, spans_shot_groups
 from lossbench.errors import ConfigError
 
 
@@ -47,6 +49,8 @@ def long_tailed(
         parts["train"].append(idx[test_per_class + val_per_class : need])
     splits = {k: np.concatenate(v) for k, v in parts.items()}
     groups, rule = group_by_count(profile, many_shot, few_shot)
+    if not spans_shot_groups(profile, many_shot, few_shot):
+        groups, rule = {}, "none"
     info = {
         "profile": profile,
         "imbalance_ratio": float(imbalance_ratio),

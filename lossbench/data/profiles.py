@@ -41,16 +41,32 @@ def group_by_count(
     if few > many:
         raise ConfigError(f"dataset.few_shot ({few}) must not exceed dataset.many_shot ({many})")
     counts = [int(c) for c in counts]
-    groups = {
-        "many": [i for i, c in enumerate(counts) if c > many],
-        "medium": [i for i, c in enumerate(counts) if few <= c <= many],
-        "few": [i for i, c in enumerate(counts) if c < few],
-    }
+    groups = _threshold_groups(counts, many, few)
     if all(groups.values()) or len(counts) < 3:
         return groups, "thresholds"
     order = sorted(range(len(counts)), key=lambda i: (-counts[i], i))
     parts = np.array_split(np.array(order), 3)
     return {g: sorted(int(i) for i in p) for g, p in zip(GROUPS, parts, strict=True)}, "thirds"
+
+
+def spans_shot_groups(counts: Sequence[int], many: int = 100, few: int = 20) -> bool:
+    """True when the counts fall in more than one of the threshold groups (> ``many``,
+    [``few``, ``many``], < ``few``): only then is there a tail to report shot accuracies on.
+
+    A balanced profile (``imbalance_ratio=1``) or a mild one whose counts all lie in
+    one group has no many/few distinction; cutting it into thirds would label
+    arbitrary classes "few-shot".
+    """
+    groups = _threshold_groups([int(c) for c in counts], many, few)
+    return sum(1 for members in groups.values() if members) > 1
+
+
+def _threshold_groups(counts: list[int], many: int, few: int) -> dict[str, list[int]]:
+    return {
+        "many": [i for i, c in enumerate(counts) if c > many],
+        "medium": [i for i, c in enumerate(counts) if few <= c <= many],
+        "few": [i for i, c in enumerate(counts) if c < few],
+    }
 
 
 def subsample_minority(

@@ -62,7 +62,7 @@ def known_metrics(data: Dataset) -> list[str]:
     """The scalar metric names reported for ``data`` (valid values of ``trainer.monitor``)."""
     if data.task == "classification":
         names = list(_CLASSIFICATION)
-        if data.info.get("shot_groups"):
+        if shot_groups(data):
             names += _SHOT
         if data.n_classes == 2:
             names += _BINARY_ONLY
@@ -71,6 +71,43 @@ def known_metrics(data: Dataset) -> list[str]:
 
 
 # -- classification ------------------------------------------------------------
+def shot_groups(data: Dataset) -> dict[str, list[int]]:
+    """The many / medium / few class groups, or ``{}`` where there is no long tail.
+
+    Shot accuracies (Liu et al. 2019) are reported only when the dataset declares
+    groups (``info["shot_groups"]``; the long-tailed sets do so only when their
+    training profile spans more than one count group, see
+    :func:`lossbench.data.profiles.spans_shot_groups`) *and* the training counts
+    really differ between them: every class of the first non-empty group has more
+    training samples than every class of the last one. On balanced data (e.g.
+    ``imbalance_ratio=1``) "few-shot accuracy" would only be the accuracy of some
+    arbitrary classes, so it is left out.
+    """
+    declared = data.info.get("shot_groups") or {}
+    filled = [classes for classes in declared.values() if classes]
+    if len(filled) < 2:
+        return {}
+    counts = data.class_counts()
+    if min(counts[c] for c in filled[0]) <= max(counts[c] for c in filled[-1]):
+        return {}
+    return dict(declared)
+
+
+def positive_class(data: Dataset) -> int:
+    """The positive class of the binary ranking metrics: ``info["positive_class"]`` if the
+    dataset names one, else the minority class (fewest training samples; class 1 on a tie).
+
+    Average precision and best-threshold F1 are not symmetric in the two classes; on
+    the majority class they sit near 1 for any reasonable model (breast_cancer's
+    class 1, benign, is the majority: AP 0.998 for every loss), so the rare class is
+    the one they score, as in the imbalanced-learning literature.
+    """
+    if "positive_class" in data.info:
+        return int(data.info["positive_class"])
+    counts = data.class_counts()
+    return 0 if counts[0] < counts[1] else 1
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
@@ -99,7 +136,8 @@ def expected_calibration_error(y: np.ndarray, prob: np.ndarray, n_bins: int = EC
 
 
 def best_threshold_f1(y: np.ndarray, score: np.ndarray) -> float:
-    """The largest F1 of class 1 over all thresholds on ``score`` (predict 1 if score >= t).
+    """The largest F1 of class 1 over all thresholds on ``score`` (predict 1 if score >= t);
+    ``y`` is 1 for the positive class.
 
     An oracle on the scored split: the upper bound that threshold moving can reach.
     """
@@ -128,13 +166,15 @@ def classification(data: Dataset, y: np.ndarray, z: np.ndarray) -> dict[str, flo
         "gmean": gmean_recall(y, y_pred),
         "ece": expected_calibration_error(y, softmax(z)),
     }
-    for group, classes in (data.info.get("shot_groups") or {}).items():
+    for group, classes in shot_groups(data).items():
         out[f"{group}_shot_accuracy"] = shot_accuracy(y, y_pred, classes)
     if n_classes == 2 and len(np.unique(y)) == 2:
-        score = z[:, 1] - z[:, 0]  # log-odds of class 1: a monotone score for ranking metrics
-        out["roc_auc"] = skm.roc_auc_score(y, score)
-        out["average_precision"] = skm.average_precision_score(y, score)
-        out["f1_best_threshold"] = best_threshold_f1(y, score)
+        pos = positive_class(data)
+        is_pos = (y == pos).astype(np.int64)
+        score = z[:, pos] - z[:, 1 - pos]  # log-odds of the positive class, a monotone score
+        out["roc_auc"] = skm.roc_auc_score(is_pos, score)  # symmetric in the classes
+        out["average_precision"] = skm.average_precision_score(is_pos, score)
+        out["f1_best_threshold"] = best_threshold_f1(is_pos, score)
     recall = skm.recall_score(y, y_pred, labels=labels, average=None, zero_division=0)
     out.update({f"recall_class_{c}": r for c, r in enumerate(recall)})
     return out
@@ -244,8 +284,10 @@ def compute(data: Dataset, y_true: torch.Tensor, pred: torch.Tensor) -> dict[str
 
     Classification: accuracy, balanced accuracy, macro-F1, G-mean of recalls,
     ECE (15 equal-width bins), recall of each class (``recall_class_<c>``),
-    many/medium/few-shot accuracy on long-tailed sets; binary adds ROC-AUC,
-    average precision and the best-threshold F1, all on the log-odds.
+    many/medium/few-shot accuracy on long-tailed sets (:func:`shot_groups`); binary
+    adds ROC-AUC, average precision and the best-threshold F1, all on the log-odds of
+    the positive class, which is the minority class of the training split
+    (:func:`positive_class`).
     Regression: MSE and MAE overall and per many/medium/few target region, and
     the G-mean of absolute errors. Forecast: MSE, MAE, DTW, TDI, sMAPE, MASE.
     """

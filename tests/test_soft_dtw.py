@@ -203,7 +203,7 @@ def test_default_is_the_papers_plain_soft_dtw_and_divergence_an_option():
 
     from lossbench.build import build
 
-    x, y = series(4, 6, seed=21), series(4, 6, seed=22)
+    x, y = series(4, 6, 1, seed=21), series(4, 6, 1, seed=22)
     loss = build("loss", OmegaConf.load(REPO / "configs" / "loss" / "soft_dtw.yaml"))
     assert not loss.divergence and not SoftDTWLoss().divergence
     assert loss.minimum_at_target is False  # lossbench check skips the perfect-prediction test

@@ -137,8 +137,8 @@ def train_split(cfg: DictConfig, plan: Plan, members: list[Member]) -> list[Memb
     results: list[MemberResult] = []
     try:
         for part in parts:
-            # global torch stream as the single run (one part) or the batched job would set it
-            torch.manual_seed(part[0].seed if len(parts) > 1 else int(cfg.seed))
+            # torch's global stream as the member's single run (or the batched job) sets it
+            torch.manual_seed(part[0].seed if len(part) == 1 else int(cfg.seed))
             results += _train_part(split_cfg, part)
     except ConfigError as exc:
         raise JobFailed(str(exc), EXIT_USAGE) from None

@@ -22,7 +22,7 @@ import torch
 from _timing import interleaved, lossbench_cmd, report, run_process
 from hydra import compose, initialize_config_module
 
-from lossbench.runner import build_experiment, evaluate_member
+from lossbench.experiment import build_experiment, evaluate_members, predict_chosen
 
 SEEDS = [0, 1, 2, 3, 4]
 CHOICES = {"dataset": "imbalanced", "model": "mlp", "loss": "ce", "optimizer": "adam"}
@@ -33,8 +33,8 @@ def in_process(cfg, groups: list[list[int]]) -> float:
     start = time.perf_counter()
     for seeds in groups:
         exp = build_experiment(cfg, seeds, CHOICES)
-        for k, result in enumerate(exp.trainer.fit()):
-            evaluate_member(exp, k, result)
+        results = exp.trainer.fit()
+        evaluate_members(exp, results, predict_chosen(exp, results))
     return time.perf_counter() - start
 
 

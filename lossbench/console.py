@@ -1,6 +1,7 @@
-"""What a job prints at its end: a table of test metrics (one seed, or a batch of seeds).
+"""What a job prints at its end: a table of test metrics (one seed, or a batch of
+seeds and data splits), then each member's warnings (e.g. "probably undertrained").
 
-Inside a sweep each job prints one line instead; the sweep's report is the table.
+Inside a sweep each job prints one line per member instead; the sweep's report is the table.
 """
 
 from __future__ import annotations
@@ -23,10 +24,19 @@ def _headline(record: dict[str, Any]) -> str:
     return f"{name} {value:.4f}" if value is not None else ""
 
 
+def _member(record: dict[str, Any], sep: str = "=") -> str:
+    """``seed=3``, or ``split=1 · seed=3`` for a member of a job with ``splits``."""
+    seed = f"seed{sep}{record.get('seed')}"
+    return f"split{sep}{record.get('split')} · {seed}" if "splits" in record else seed
+
+
 def print_job_line(records: list[dict[str, Any]]) -> None:
-    """One plain line per seed for a job inside a sweep: what ran, how it ended, its headline."""
+    """One plain line per member for a job inside a sweep: what ran, how it ended, its
+    headline; then its warnings, one per line."""
     for r in records:
-        print(f"{_what(r)} · seed={r['seed']} · {r['status']} {_headline(r)}".rstrip())
+        print(f"{_what(r)} · {_member(r)} · {r['status']} {_headline(r)}".rstrip())
+        for warning in r.get("warnings") or []:
+            print(f"  warning: {warning}")
 
 
 def print_run_summary(record: dict[str, Any], out_dir: str) -> None:
@@ -37,7 +47,7 @@ def print_run_summary(record: dict[str, Any], out_dir: str) -> None:
     for name, value in (record.get("metrics") or {}).items():
         table.add_row(name, "-" if value is None else f"{value:.4f}")
     console = Console()
-    console.print(f"[bold]{_what(record)} · seed={record.get('seed')}[/]")
+    console.print(f"[bold]{_what(record)} · {_member(record)}[/]")
     console.print(table)
     status = record["status"]
     style = {"completed": "green", "diverged": "yellow"}.get(status, "red")
@@ -51,6 +61,8 @@ def print_run_summary(record: dict[str, Any], out_dir: str) -> None:
     console.print(
         f"[{style}]{status}[/] {extra} · {record['wall_time_s']:.1f}s · results in {out_dir}"
     )
+    for warning in record.get("warnings") or []:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 def _mean_std(values: list[float]) -> str:
@@ -65,29 +77,44 @@ def _mean_std(values: list[float]) -> str:
     return f"{mean:.4f} ± {std:.4f}"
 
 
+MAX_MEMBER_COLUMNS = 10  # more members: only the mean ± std column
+
+
 def print_seeds_summary(records: list[dict[str, Any]], out_dir: str) -> None:
-    """One table for a batched multi-seed job: a column per seed, then mean ± std."""
-    seeds = [r["seed"] for r in records]
+    """One table for a batched job (seeds, or splits x seeds): a column per member (up to
+    ``MAX_MEMBER_COLUMNS``), then mean ± std over all members; then the warnings."""
+    splits = "splits" in records[0]
+    shown = records if len(records) <= MAX_MEMBER_COLUMNS else []
     table = Table()
     table.add_column("test metric", style="cyan")
-    for seed in seeds:
-        table.add_column(f"seed {seed}", justify="right")
-    table.add_column("mean ± std", justify="right", style="bold")
-    table.add_row("status", *[r["status"] for r in records], "")
+    for r in shown:
+        table.add_column(_member(r, " ").replace(" · ", " "), justify="right")
+    table.add_column(
+        f"mean ± std (n={len(records)})" if not shown else "mean ± std",
+        justify="right",
+        style="bold",
+    )
+    done = sum(r["status"] == "completed" for r in records)
+    table.add_row("status", *[r["status"] for r in shown], "" if shown else f"{done} completed")
     names: dict[str, None] = {}
     for r in records:
         names.update(dict.fromkeys(r.get("metrics") or {}))
     for name in names:
         values = [(r.get("metrics") or {}).get(name) for r in records]
         cells = ["-" if v is None else f"{v:.4f}" for v in values]
-        table.add_row(name, *cells, _mean_std(values))
+        table.add_row(name, *(cells if shown else []), _mean_std(values))
     console = Console()
-    console.print(f"[bold]{_what(records[0])} · seeds={seeds}[/]")
+    what = f"splits={records[0]['splits']} · " if splits else ""
+    seeds = list(dict.fromkeys(r["seed"] for r in records))
+    console.print(f"[bold]{_what(records[0])} · {what}seeds={seeds}[/]")
     console.print(table)
-    done = sum(r["status"] == "completed" for r in records)
     wall = records[0].get("job_wall_time_s", 0.0)
     style = "green" if done == len(records) else "yellow"
+    where = "split_<split>/seed_<seed>/" if splits else "seed_<seed>/"
     console.print(
-        f"[{style}]{done}/{len(records)} seeds completed[/] · {wall:.1f}s for all seeds"
-        f" · results in {out_dir}/seed_<seed>/"
+        f"[{style}]{done}/{len(records)} members completed[/] · {wall:.1f}s for all"
+        f" · results in {out_dir}/{where}"
     )
+    for r in records:
+        for warning in r.get("warnings") or []:
+            console.print(f"[yellow]warning:[/] {_member(r, ' ')}: {warning}", highlight=False)

@@ -1,18 +1,25 @@
 """What a job writes into its directory: ``metrics.json`` and ``history.csv``.
 
 ``metrics.json`` keys: ``status`` (completed | diverged | failed), ``error``,
-``seed``, ``choices`` (the dataset/model/loss/optimizer option names),
-``overrides`` (the command-line overrides of this job), ``task``, ``monitor``,
-``best_epoch``, ``epochs_run``, ``diverged_epoch``, ``metrics`` (test metrics of
-the evaluated epoch), ``val_metrics``, ``wall_time_s``, ``versions``
-(lossbench, torch, python, git commit of lossbench's source where there is one),
-``config_hash`` (identifies the resolved job config, for resuming sweeps),
-``best_value`` (best validation monitor value) and, for classification,
-``class_counts`` (training samples per class). A seed of a batched job
-(``seeds=N``) writes its record to ``seed_<s>/`` and adds ``seeds`` (the batch)
-and ``job_wall_time_s``; a record copied by resume adds ``resumed_from``. Forecast
-jobs also write ``predictions.npz``: inputs, targets and predictions of the first
-test windows.
+``seed``, ``split`` (the ``dataset.seed`` its data split came from; null for a
+dataset with a fixed split), ``choices`` (the dataset/model/loss/optimizer option
+names), ``overrides`` (the command-line overrides of this job), ``task``,
+``monitor``, ``best_epoch``, ``best_value`` (best validation monitor value),
+``eligible_from_epoch`` (first epoch that could be chosen as best: a scheduled
+loss's switch, else 1), ``epochs_run``, ``diverged_epoch``, ``metrics`` (test
+metrics of the evaluated epoch), ``val_metrics``, ``warnings`` (one-line
+strings, e.g. "probably undertrained: ..."; always present, often empty),
+``wall_time_s``, ``versions`` (lossbench, torch, python, git commit of
+lossbench's source where there is one), ``config_hash`` (identifies the resolved
+job config, for resuming sweeps) and, for classification, ``class_counts``
+(training samples per class). A member of a batched job (``seeds=N`` and/or
+``splits=N``) writes its record to ``seed_<s>/`` (``seeds`` only) or
+``split_<d>/seed_<s>/`` (``splits`` set), with the ``overrides`` and
+``config_hash`` of the single run ``dataset.seed=<d> seed=<s>``, and adds
+``seeds`` / ``splits`` (the batch, where set) and ``job_wall_time_s``; a failed
+training adds ``traceback`` when the error was unexpected; a record copied by
+resume adds ``resumed_from``. Forecast jobs also write ``predictions.npz``:
+inputs, targets and predictions of the first test windows.
 """
 
 from __future__ import annotations

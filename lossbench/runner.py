@@ -1,4 +1,9 @@
-"""One job: build the experiment from config, train it, evaluate it, record it.
+"""One job: plan its members, train them split by split, record them, print the result.
+
+The pieces each have one job: :mod:`lossbench.plan` (which members: ``seeds`` x
+``splits``, their directories and records), :mod:`lossbench.experiment` (build,
+fit and evaluate one split's members), resume (:mod:`lossbench.report.resume`),
+and here the batching policy, the per-seed fallback, failure handling and output.
 
 Mistakes in the config end a single run with one line and exit code 2; in a
 multirun the job is recorded as ``failed`` and the sweep goes on. A diverged
@@ -7,299 +12,194 @@ training is recorded as ``status: diverged``, not as an error.
 
 from __future__ import annotations
 
+import copy
+import logging
 import sys
 import time
 import traceback
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from hydra.utils import get_object
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
-from lossbench.build import build, tasks_of
 from lossbench.console import print_job_line, print_run_summary, print_seeds_summary
-from lossbench.data import Dataset
 from lossbench.errors import EXIT_USAGE, ConfigError
-from lossbench.evaluation import metrics
-from lossbench.records import versions, write_job, write_predictions
-from lossbench.report.resume import config_hash, reuse_completed
-from lossbench.training.loop import DivergedError, MemberResult, Trainer, settings_from_config
-from lossbench.training.optim import make_optimizer
+from lossbench.experiment import (
+    build_experiment,
+    evaluate_members,
+    loss_is_batchable,
+    predict_chosen,
+)
+from lossbench.plan import JobContext, Member, Plan, make_plan, single_plan
+from lossbench.records import write_job, write_predictions
+from lossbench.report.resume import reuse_completed
+from lossbench.training.convergence import undertrained_warning
+from lossbench.training.loop import DivergedError, MemberResult
 
-GROUPS = ("dataset", "model", "loss", "optimizer")
-GROUP_LISTS = {"loss": "losses", "model": "models"}
-
-
-@dataclass
-class Experiment:
-    """Everything built from one job's config, ready to train."""
-
-    data: Dataset
-    trainer: Trainer
+log = logging.getLogger("lossbench.runner")
 
 
-def _check_fits(cfg: DictConfig, choices: dict[str, str], data: Dataset) -> None:
-    for group in ("loss", "model"):
-        tasks = tasks_of(cfg[group])
-        if tasks and data.task not in tasks:
-            raise ConfigError(
-                f"{group}={choices.get(group)} fits {'/'.join(tasks)} data, but dataset="
-                f"{choices.get('dataset')} is a {data.task} dataset; "
-                f"see `lossbench list {GROUP_LISTS[group]}`"
-            )
+class _Console(logging.Handler):
+    """Until the package's logging setup is wired: a note as plain text, info on stdout,
+    warnings and errors on stderr (what the console showed when these were prints)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        stream = sys.stderr if record.levelno >= logging.WARNING else sys.stdout
+        print(self.format(record), file=stream, flush=True)
 
 
-def build_experiment(cfg: DictConfig, seeds: list[int], choices: dict[str, str]) -> Experiment:
-    """Build data, model, loss and optimizer; validate everything before training starts."""
-    data: Dataset = build("dataset", cfg.dataset)
-    _check_fits(cfg, choices, data)
-    settings = settings_from_config(cfg.trainer, data.task, metrics.known_metrics(data))
-    model = build(
-        "model",
-        cfg.model,
-        in_features=data.in_features,
-        out_features=data.out_features,
-        input_shape=list(data.train.x.shape[1:]),
-        seeds=seeds,
-    )
-    stats = data.stats()
-    losses = [build("loss", cfg.loss, **stats) for _ in seeds]  # one instance per member
-    optimizer = make_optimizer(build("optimizer", cfg.optimizer), model.parameters())
-    return Experiment(data, Trainer(model, losses, optimizer, data, settings))
+def console_logging() -> None:
+    """Show the runner's log records on the console as plain lines (idempotent)."""
+    if not any(isinstance(h, _Console) for h in log.handlers):
+        log.addHandler(_Console())
+        log.setLevel(logging.INFO)
+        log.propagate = False
 
 
-def evaluate_member(
-    exp: Experiment, k: int, result: MemberResult, posthoc_tau: float = 0.0
-) -> dict[str, dict[str, float]]:
-    """Test and validation metrics of member ``k`` at its chosen (best or last) epoch.
+class JobFailed(Exception):
+    """Training a split failed; ``code`` is the exit code of a single run."""
 
-    ``posthoc_tau`` > 0 applies post-hoc logit adjustment to any classifier before
-    scoring: predict ``argmax(z - tau * log prior)`` (Menon et al. 2021, eq. 10).
-    """
-    trainer, data = exp.trainer, exp.data
-    if result.state is not None:
-        trainer.load_member_state(k, result.state)
-    out = {}
-    for split_name in ("test", "val"):
-        split = getattr(data, split_name)
-        pred = trainer.predict(split)[k]
-        if posthoc_tau and data.task == "classification":
-            prior = torch.tensor(data.stats()["class_prior"], dtype=pred.dtype)
-            pred = pred - posthoc_tau * prior.log()
-        out[split_name] = metrics.compute(data, split.y, pred)
-    return out
-
-
-def job_seeds(cfg: DictConfig) -> list[int] | None:
-    """The seeds one job trains side by side, or None for a plain single-seed run.
-
-    ``seeds: null`` (default): one run with ``seed``, files directly in the job dir.
-    ``seeds: N``: the N seeds ``seed, seed+1, ..., seed+N-1``.
-    ``seeds: [a, b, ...]``: exactly those seeds (distinct integers).
-    """
-    value = cfg.get("seeds")
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value < 1:
-            raise ConfigError(f"seeds must be null, a count >= 1 or a list of seeds, got {value}")
-        return [int(cfg.seed) + i for i in range(value)]
-    items = list(value) if OmegaConf.is_list(value) else None
-    if (
-        not items
-        or any(not isinstance(s, int) or isinstance(s, bool) for s in items)
-        or len(set(items)) != len(items)
-    ):
-        raise ConfigError(
-            f"seeds must be null, a count >= 1 or a list of distinct integer seeds, got {value}"
-        )
-    return [int(s) for s in items]
-
-
-def _member_overrides(overrides: list[str], seed: int) -> list[str]:
-    """A batched job's overrides as a single-seed run of ``seed`` would have them."""
-    kept = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in ("seed", "seeds")]
-    return [*kept, f"seed={seed}"]
-
-
-def member_config(cfg: DictConfig, seed: int) -> DictConfig:
-    """The config of a single-seed run of ``seed``: what a batched member is equivalent to."""
-    single = cfg.copy()
-    with open_dict(single):
-        single.seed, single.seeds = seed, None
-    return single
-
-
-def _base_record(cfg: DictConfig, seed: int, group: list[int] | None) -> dict[str, Any]:
-    """A complete ``failed`` record of ``seed``; ``group`` = the seeds trained with it, if any.
-
-    ``config_hash`` is that of the equivalent single-seed run, so resume matches a
-    seed whether it was trained alone or in a batch.
-    """
-    hc = HydraConfig.get()
-    overrides = list(hc.overrides.task)
-    record = {
-        "status": "failed",
-        "error": None,
-        "seed": seed,
-        "choices": {g: hc.runtime.choices.get(g) for g in GROUPS},
-        "overrides": overrides if group is None else _member_overrides(overrides, seed),
-        "task": None,
-        "monitor": None,
-        "best_epoch": None,
-        "epochs_run": 0,
-        "diverged_epoch": None,
-        "metrics": {},
-        "val_metrics": {},
-        "wall_time_s": 0.0,
-        "versions": versions(),
-        "config_hash": config_hash(cfg if group is None else member_config(cfg, seed)),
-    }
-    if group is not None:
-        record["seeds"] = list(group)
-    return record
-
-
-def fill_member_record(
-    record: dict[str, Any], exp: Experiment, k: int, result: MemberResult, posthoc_tau: float
-) -> None:
-    """Copy member ``k``'s training outcome and (if it completed) its metrics into ``record``."""
-    record.update(
-        status=result.status,
-        best_epoch=result.best_epoch,
-        epochs_run=result.epochs_run,
-        diverged_epoch=result.diverged_epoch,
-        best_value=result.best_value,
-    )
-    if result.status == "completed":
-        evaluated = evaluate_member(exp, k, result, posthoc_tau)
-        record.update(metrics=evaluated["test"], val_metrics=evaluated["val"])
-
-
-def loss_is_batchable(cfg: DictConfig) -> bool:
-    """False if the loss's class (or function) sets ``batchable = False``.
-
-    Each member gets its own loss instance, so a loss with state trains batched
-    exactly as alone; only a loss whose result depends on something shared across
-    members (e.g. draws from torch's global random stream) must opt out.
-    """
-    try:
-        target = get_object(cfg.loss._target_)
-    except Exception:  # reported as a ConfigError when the loss is built
-        return True
-    return bool(getattr(target, "batchable", True))
-
-
-def _train_group(
-    cfg: DictConfig, seeds: list[int], records: list[dict[str, Any]], dirs: list[Path]
-) -> list[MemberResult]:
-    """Train ``seeds`` as one stacked model; fill each seed's record; return the results.
-
-    Forecast jobs also save each seed's first test windows (``predictions.npz``)
-    into its directory in ``dirs``, for the report's forecast plot.
-    """
-    exp = build_experiment(cfg, seeds, records[0]["choices"])
-    data = exp.data
-    for record in records:
-        record.update(task=data.task, monitor=exp.trainer.settings.monitor)
-        if data.task == "classification":
-            record["class_counts"] = data.class_counts()
-    results = exp.trainer.fit()
-    for k, (record, result) in enumerate(zip(records, results, strict=True)):
-        fill_member_record(record, exp, k, result, float(cfg.eval.posthoc_tau))
-        if data.task == "forecast" and result.status == "completed":
-            # evaluate_member left member k at its evaluated state
-            write_predictions(dirs[k], data.test.x, data.test.y, exp.trainer.predict(data.test)[k])
-    return results
-
-
-def member_dir(out_dir: Path, seed: int, batched: bool) -> Path:
-    """Where a seed's files go: the job dir itself, or ``<job dir>/seed_<seed>`` when batched."""
-    return out_dir / f"seed_{seed}" if batched else out_dir
+    def __init__(self, message: str, code: int, trace: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.trace = code, trace
 
 
 def run_job(cfg: DictConfig) -> float | None:
-    """Hydra task function body: returns the mean best validation monitor value (for sweepers).
+    """Hydra task function body: returns the mean best validation monitor value (for sweepers)."""
+    console_logging()
+    return run_members(cfg, JobContext.from_hydra())
 
-    With ``seeds`` set, all seeds train in one batched pass (one stacked model,
-    one optimizer) and each seed's record and history are written to its own
-    ``seed_<s>/`` directory, identical to what a single run of that seed writes
-    (apart from ``overrides``, ``seeds`` and the wall time).
+
+def run_members(cfg: DictConfig, ctx: JobContext) -> float | None:
+    """Train every member of the job ``cfg`` describes; write and print their records.
+
+    With ``seeds`` and/or ``splits`` set, the seeds of one split train in one batched
+    pass (one stacked model, one optimizer) and the splits one after another (each
+    has its own training data); each member's record and history go to its own
+    directory (:func:`lossbench.plan.member_dir`), identical to what the single run
+    ``dataset.seed=<split> seed=<seed>`` writes (apart from ``seeds``/``splits`` and
+    the wall times).
     """
     start = time.perf_counter()
     torch.set_num_threads(int(cfg.trainer.num_threads))
-    torch.manual_seed(int(cfg.seed))
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
-    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
-        group = job_seeds(cfg)
+        plan = make_plan(cfg, ctx)
     except ConfigError as exc:
-        record = _base_record(cfg, int(cfg.seed), None)
-        return _fail([record], out_dir, False, start, str(exc), multirun, EXIT_USAGE)
-    batched = group is not None
-    seeds = group if batched else [int(cfg.seed)]
-    records = [_base_record(cfg, s, group) for s in seeds]
-    dirs = [member_dir(out_dir, s, batched) for s in seeds]
-    resumed = _resume(cfg, records, dirs) if multirun else {}
-    if len(resumed) == len(seeds):
-        where = ", ".join(sorted({r["resumed_from"] for r in resumed.values()}))
-        print(f"resumed: already completed in {where}; not trained again")
-        return _mean_best(list(resumed.values()))
-    pending = [i for i, s in enumerate(seeds) if s not in resumed]
-    seeds, records, dirs = ([items[i] for i in pending] for items in (seeds, records, dirs))
+        plan = single_plan(cfg, ctx)
+        return _finish_failed(plan, plan.members, start, JobFailed(str(exc), EXIT_USAGE), ctx)
+    resumed = _resume(cfg, ctx, plan) if ctx.multirun else []
+    pending = [m for m in plan.members if not any(m is r for r in resumed)]
+    if not pending:
+        where = ", ".join(sorted({m.record["resumed_from"] for m in resumed}))
+        log.info(f"resumed: already completed in {where}; not trained again")
+        return _mean_best([m.record for m in resumed])
+    histories: dict[int, list[dict[str, Any]]] = {}
+    failure: JobFailed | None = None
+    for members in plan.by_split(pending):
+        try:
+            for member, result in zip(members, train_split(cfg, plan, members), strict=True):
+                histories[id(member)] = result.history
+        except JobFailed as exc:
+            failure = exc
+            break
+    failed = [m for m in pending if id(m) not in histories]
+    if failure is not None:
+        return _finish_failed(plan, pending, start, failure, ctx, histories, failed)
+    _write_all(plan, pending, histories, start)
+    _print(plan, pending, ctx)
+    return _mean_best([m.record for m in plan.members])
+
+
+def split_config(cfg: DictConfig, split: int | None, plan: Plan) -> DictConfig:
+    """The job's config with its data split set (``dataset.seed=<split>`` when ``splits`` is)."""
+    if plan.splits is None:
+        return cfg
+    out = copy.deepcopy(cfg)
+    with open_dict(out):
+        out.dataset.seed = split
+    return out
+
+
+def train_split(cfg: DictConfig, plan: Plan, members: list[Member]) -> list[MemberResult]:
+    """Train the members of one data split and fill their records; JobFailed on an error.
+
+    Batching policy: all seeds in one stacked model, unless the loss sets
+    ``batchable = False``; then one training per seed, seeded as its single run.
+    """
+    split_cfg = split_config(cfg, members[0].split, plan)
+    parts = [members]
+    if plan.seeds is not None and len(members) > 1 and not loss_is_batchable(cfg):
+        log.warning(
+            f"note: loss={members[0].record['choices']['loss']} sets batchable = False; "
+            f"training its {len(members)} seeds one after another"
+        )
+        parts = [[m] for m in members]
     results: list[MemberResult] = []
     try:
-        parts = [slice(0, len(seeds))]  # all seeds in one stacked model
-        if batched and not loss_is_batchable(cfg):
-            print(
-                f"note: loss={records[0]['choices']['loss']} sets batchable = False; "
-                f"training its {len(seeds)} seeds one after another",
-                file=sys.stderr,
-            )
-            parts = [slice(i, i + 1) for i in range(len(seeds))]
         for part in parts:
-            if len(parts) > 1:  # as a single run of this seed would
-                torch.manual_seed(seeds[part][0])
-            results += _train_group(cfg, seeds[part], records[part], dirs[part])
-    except (ConfigError, DivergedError) as exc:
-        code = EXIT_USAGE if isinstance(exc, ConfigError) else 1
-        return _fail(records, out_dir, batched, start, str(exc), multirun, code)
+            # torch's global stream as the member's single run (or the batched job) sets it
+            torch.manual_seed(part[0].seed if len(part) == 1 else int(cfg.seed))
+            results += _train_part(split_cfg, part)
+    except ConfigError as exc:
+        raise JobFailed(str(exc), EXIT_USAGE) from None
+    except DivergedError as exc:
+        raise JobFailed(str(exc), 1) from None
     except Exception as exc:  # an unexpected failure: keep the traceback in the record
-        for record in records:
-            record["traceback"] = traceback.format_exc()
-        message = f"{type(exc).__name__}: {exc}"
-        return _fail(records, out_dir, batched, start, message, multirun, 1)
-    _write_all(records, [r.history for r in results], out_dir, batched, start)
-    if multirun:
-        print_job_line(records)
-    elif batched:
-        print_seeds_summary(records, str(out_dir))
-    else:
-        print_run_summary(records[0], str(out_dir))
-    return _mean_best([*records, *resumed.values()])
+        raise JobFailed(f"{type(exc).__name__}: {exc}", 1, traceback.format_exc()) from None
+    return results
 
 
-def _resume(
-    cfg: DictConfig, records: list[dict[str, Any]], dirs: list[Path]
-) -> dict[int, dict[str, Any]]:
-    """Seeds already completed by an earlier sweep (matched by config hash), copied into place."""
-    hc = HydraConfig.get()
-    found = {}
-    for record, directory in zip(records, dirs, strict=True):
+def _train_part(cfg: DictConfig, members: list[Member]) -> list[MemberResult]:
+    """Train ``members`` (one split) as one stacked model; fill each record; return results.
+
+    Forecast jobs also save each member's first test windows (``predictions.npz``)
+    into its directory, for the report's forecast plot.
+    """
+    records = [m.record for m in members]
+    exp = build_experiment(cfg, [m.seed for m in members], records[0]["choices"])
+    data, settings = exp.data, exp.trainer.settings
+    for record in records:
+        record.update(task=data.task, monitor=settings.monitor)
+        if data.task == "classification":
+            record["class_counts"] = data.class_counts()
+    results = exp.trainer.fit()
+    preds = predict_chosen(exp, results)
+    evaluated = evaluate_members(exp, results, preds)
+    for k, (member, result, scores) in enumerate(zip(members, results, evaluated, strict=True)):
+        member.record.update(
+            status=result.status,
+            best_epoch=result.best_epoch,
+            best_value=result.best_value,
+            eligible_from_epoch=result.eligible_from,
+            epochs_run=result.epochs_run,
+            diverged_epoch=result.diverged_epoch,
+        )
+        warning = undertrained_warning(result, settings.epochs)
+        member.record["warnings"] = [warning] if warning else []
+        if scores is not None:
+            member.record.update(metrics=scores["test"], val_metrics=scores["val"])
+            if data.task == "forecast":
+                write_predictions(member.directory, data.test.x, data.test.y, preds["test"][k])
+        result.state = None  # evaluated: free the parameters before the next split
+    return results
+
+
+def _resume(cfg: DictConfig, ctx: JobContext, plan: Plan) -> list[Member]:
+    """Members already completed by an earlier sweep (matched by config hash), copied into place."""
+    found = []
+    for member in plan.members:
+        record = member.record
         done = reuse_completed(
-            cfg, record["config_hash"], directory, Path(hc.sweep.dir), record["overrides"]
+            cfg, record["config_hash"], member.directory, ctx.sweep_dir, record["overrides"]
         )
         if done is not None:
-            found[record["seed"]] = done
+            member.record = done
+            found.append(member)
     return found
 
 
 def _mean_best(records: list[dict[str, Any]]) -> float | None:
-    """Mean best validation monitor value of the completed seeds (what a sweeper optimises)."""
+    """Mean best validation monitor value of the completed members (what a sweeper optimises)."""
     best = [
         r["best_value"]
         for r in records
@@ -309,35 +209,47 @@ def _mean_best(records: list[dict[str, Any]]) -> float | None:
 
 
 def _write_all(
-    records: list[dict[str, Any]],
-    histories: list[list[dict[str, Any]]],
-    out_dir: Path,
-    batched: bool,
+    plan: Plan,
+    members: list[Member],
+    histories: dict[int, list[dict[str, Any]]],
     start: float,
 ) -> None:
-    """Write every member's files; a batched job's wall time is shared equally by its seeds."""
+    """Write every member's files; a batched job's wall time is shared equally by its members."""
     elapsed = time.perf_counter() - start
-    for record, history in zip(records, histories, strict=True):
-        record["wall_time_s"] = elapsed / len(records)
-        if batched:
-            record["job_wall_time_s"] = elapsed
-        write_job(member_dir(out_dir, record["seed"], batched), record, history)
+    for member in members:
+        member.record["wall_time_s"] = elapsed / len(members)
+        if plan.batched:
+            member.record["job_wall_time_s"] = elapsed
+        write_job(member.directory, member.record, histories.get(id(member), []))
 
 
-def _fail(
-    records: list[dict[str, Any]],
-    out_dir: Path,
-    batched: bool,
+def _finish_failed(
+    plan: Plan,
+    members: list[Member],
     start: float,
-    message: str,
-    multirun: bool,
-    code: int,
+    failure: JobFailed,
+    ctx: JobContext,
+    histories: dict[int, list[dict[str, Any]]] | None = None,
+    failed: list[Member] | None = None,
 ) -> None:
-    """Record the failure for every seed; end a single run with ``code``, let a sweep go on."""
-    for record in records:
-        record.update(status="failed", error=message)
-    _write_all(records, [[] for _ in records], out_dir, batched, start)
-    print(f"error: {message}", file=sys.stderr)
-    if not multirun:
-        raise SystemExit(code)
+    """Record the failure for every member it stopped (members of splits trained before keep
+    their results); end a single run with the failure's code, let a sweep go on."""
+    for member in members if failed is None else failed:
+        member.record.update(status="failed", error=str(failure))
+        if failure.trace:
+            member.record["traceback"] = failure.trace
+    _write_all(plan, members, histories or {}, start)
+    log.error(f"error: {failure}")
+    if not ctx.multirun:
+        raise SystemExit(failure.code)
     return None
+
+
+def _print(plan: Plan, members: list[Member], ctx: JobContext) -> None:
+    records = [m.record for m in members]
+    if ctx.multirun:
+        print_job_line(records)
+    elif plan.batched:
+        print_seeds_summary(records, str(ctx.out_dir))
+    else:
+        print_run_summary(records[0], str(ctx.out_dir))

@@ -102,7 +102,8 @@ def test_own_loss_from_the_command_line_and_config_dir(tmp_path):
 
 def test_posthoc_tau_predicts_argmax_of_logits_minus_tau_log_prior():
     from lossbench.data import Dataset, Split
-    from lossbench.runner import Experiment, evaluate_member
+    from lossbench.evaluation.posthoc import logit_adjuster
+    from lossbench.experiment import Experiment, evaluate_members, predict_chosen
     from lossbench.training.loop import MemberResult
 
     y = torch.tensor([0] * 9 + [1])  # prior [0.9, 0.1]
@@ -114,12 +115,16 @@ def test_posthoc_tau_predicts_argmax_of_logits_minus_tau_log_prior():
         def predict(self, split):
             return logits.unsqueeze(0)
 
-    exp = Experiment(data, Fixed())
-    plain = evaluate_member(exp, 0, MemberResult(seed=0))["test"]
+    def test_metrics(tau: float) -> dict[str, float]:
+        exp = Experiment(data, Fixed(), logit_adjuster(data.stats()["class_prior"], tau))
+        results = [MemberResult(seed=0)]
+        return evaluate_members(exp, results, predict_chosen(exp, results))[0]["test"]
+
+    plain = test_metrics(0.0)
     assert plain["recall_class_1"] == 0.0 and plain["recall_class_0"] == 1.0
     # z - log prior: [1 - log .9, log 10] -> class 1 for every row at tau = 1
-    adjusted = evaluate_member(exp, 0, MemberResult(seed=0), posthoc_tau=1.0)["test"]
+    adjusted = test_metrics(1.0)
     assert adjusted["recall_class_1"] == 1.0 and adjusted["recall_class_0"] == 0.0
     # tau = 0.3: row [1, 0] -> [1.03, 0.69] stays class 0; row [0.5, 0] -> [0.53, 0.69] flips
-    mild = evaluate_member(exp, 0, MemberResult(seed=0), posthoc_tau=0.3)["test"]
+    mild = test_metrics(0.3)
     assert mild["recall_class_0"] == 1.0 and mild["recall_class_1"] == 1.0

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from lossbench.errors import ConfigError
 from lossbench.models.stacked import ALIGN, StackedLinear, padded_cols
-from lossbench.runner import _member_overrides, job_seeds
+from lossbench.plan import job_seeds, member_overrides
 
 
 @pytest.mark.parametrize(
@@ -27,7 +27,12 @@ def test_job_seeds_rejects(bad):
 
 def test_member_overrides_read_like_a_single_run():
     given = ["loss=ce", "seeds=5", "seed=2", "+trainer.x=1"]
-    assert _member_overrides(given, 3) == ["loss=ce", "+trainer.x=1", "seed=3"]
+    assert member_overrides(given, None, 3) == ["loss=ce", "+trainer.x=1", "seed=3"]
+
+
+def test_member_overrides_of_a_split_read_like_a_single_run():
+    given = ["dataset.seed=4", "splits=3", "loss=ce", "seeds=[1,2]"]
+    assert member_overrides(given, 5, 2) == ["loss=ce", "dataset.seed=5", "seed=2"]
 
 
 @pytest.mark.parametrize(("rows", "cols"), [(1, 1), (1, 2), (20, 2), (5, 1), (64, 64), (12, 4)])

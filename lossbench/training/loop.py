@@ -6,6 +6,11 @@ measured 2.3x slower), all members share one batched forward/backward, and the
 optimizer step is fused where torch supports it. Member ``k`` draws its
 mini-batch order from its own seeded stream and its loss is reduced on its own,
 so it trains exactly as it would alone.
+
+Which epoch is "best" (``trainer.evaluate=best``) is chosen on the validation
+monitor computed from what the final evaluation scores (post-hoc adjusted logits
+when an ``adjust`` transform is given), and only among the epochs a scheduled
+loss declares eligible (:func:`schedule_start`).
 """
 
 from __future__ import annotations
@@ -49,6 +54,28 @@ class MemberResult:
     epochs_run: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     state: list[torch.Tensor] | None = None
+    eligible_from: int = 1  # first epoch that may be chosen as best (a loss schedule's switch)
+
+
+def schedule_start(loss_fn: object, epochs: int) -> int:
+    """The first epoch eligible as the best epoch: where the loss's schedule switches, else 1.
+
+    A loss with a training schedule (e.g. LDAM-DRW, Cao et al. 2019, re-weights only
+    from its ``drw_epoch`` on) exposes ``schedule_switch_epoch(epochs) -> int | None``:
+    the first epoch (counted from 1) trained in the schedule's final phase, or None
+    when it has no switch. Epochs before it train a different method, so they must
+    not be evaluated as this loss's result (and do not count towards patience).
+    """
+    hook = getattr(loss_fn, "schedule_switch_epoch", None)
+    switch = hook(epochs) if callable(hook) else None
+    if switch is None:
+        return 1
+    if isinstance(switch, bool) or int(switch) != switch or not 1 <= switch <= epochs:
+        raise ValueError(
+            f"the loss's schedule switches at epoch {switch}, outside the run's epochs "
+            f"1..{epochs}; raise trainer.epochs or move the switch"
+        )
+    return int(switch)
 
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -64,6 +91,9 @@ class Trainer:
     ``loss_fn`` is one loss shared by all members, or one instance per member (what
     the runner passes, so a loss that keeps state, e.g. statistics gathered from the
     batches it sees, sees only its own member's calls, exactly as in a single run).
+    ``adjust`` maps validation predictions ``[K, N, ...]`` to what the final evaluation
+    scores (e.g. post-hoc logit adjustment) before a metric monitor is computed; the
+    validation loss is always that of the raw outputs.
     """
 
     def __init__(
@@ -73,6 +103,7 @@ class Trainer:
         optimizer: torch.optim.Optimizer,
         data: Dataset,
         settings: TrainSettings,
+        adjust: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         self.model = model
         self.k = model.n_members
@@ -82,6 +113,8 @@ class Trainer:
         self.optimizer = optimizer
         self.data = data
         self.settings = settings
+        self.adjust = adjust
+        self.eligible_from = [schedule_start(f, settings.epochs) for f in self.loss_fns]
         self.params = [p for p in model.parameters() if p.requires_grad]
         self._optimized = [p for group in optimizer.param_groups for p in group["params"]]
 
@@ -127,7 +160,10 @@ class Trainer:
         """Train all members; return each member's history, status and chosen state."""
         s = self.settings
         gens = [generator(seed, "order") for seed in self.model.seeds]
-        results = [MemberResult(seed=seed) for seed in self.model.seeds]
+        results = [
+            MemberResult(seed=seed, eligible_from=start)
+            for seed, start in zip(self.model.seeds, self.eligible_from, strict=True)
+        ]
         active = list(range(self.k))  # members still training
         with EpochProgress(s.epochs, enabled=s.progress) as bar:
             for epoch in range(1, s.epochs + 1):
@@ -184,6 +220,8 @@ class Trainer:
         val_pred = self.predict(val)
         with torch.no_grad():
             val_losses = self._losses(val_pred, val.y, active, shared=True)
+        adjusted = self.adjust is not None and s.monitor != "loss"
+        scored = self.adjust(val_pred) if adjusted else val_pred
         for k, val_loss in zip(list(active), val_losses, strict=True):
             res = results[k]
             res.epochs_run = epoch
@@ -202,13 +240,17 @@ class Trainer:
             if s.monitor == "loss":
                 value = row["val_loss"]
             else:
-                value = monitor_value(s.monitor, self.data, val.y, val_pred[k])
+                value = monitor_value(s.monitor, self.data, val.y, scored[k])
                 row[f"val_{s.monitor}"] = value
-            if self._improved(value, res.best_value):
+            if epoch >= res.eligible_from and self._improved(value, res.best_value):
                 res.best_value, res.best_epoch = value, epoch
                 if s.evaluate == "best":
                     res.state = self._snapshot(k)
-            patience_over = s.patience is not None and epoch - res.best_epoch >= s.patience
+            patience_over = (
+                s.patience is not None
+                and res.best_epoch is not None
+                and epoch - res.best_epoch >= s.patience
+            )
             if patience_over or epoch == s.epochs:
                 if s.evaluate == "last":
                     res.state = self._snapshot(k)

@@ -1,0 +1,133 @@
+"""One training of a configuration on one data split: build it, fit it, evaluate it.
+
+Everything is validated before training starts (a mistake is a one-line
+:class:`ConfigError`). The final evaluation loads every member's chosen state and
+predicts each split once for all members, so it costs the same per member at any K.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from lossbench.build import build, import_target, tasks_of
+from lossbench.data import Dataset
+from lossbench.errors import ConfigError
+from lossbench.evaluation import metrics
+from lossbench.evaluation.posthoc import check_task, check_tau, logit_adjuster
+from lossbench.training.loop import MemberResult, Trainer, schedule_start, settings_from_config
+from lossbench.training.optim import make_optimizer
+
+GROUP_LISTS = {"loss": "losses", "model": "models"}
+EVAL_SPLITS = ("test", "val")
+
+
+@dataclass
+class Experiment:
+    """Everything built from one job's config for one data split, ready to train."""
+
+    data: Dataset
+    trainer: Trainer
+    adjust: Callable[[torch.Tensor], torch.Tensor] | None = None  # post-hoc logit adjustment
+
+
+def _check_fits(cfg: DictConfig, choices: dict[str, str | None], data: Dataset) -> None:
+    for group in ("loss", "model"):
+        tasks = tasks_of(cfg[group])
+        if tasks and data.task not in tasks:
+            raise ConfigError(
+                f"{group}={choices.get(group)} fits {'/'.join(tasks)} data, but dataset="
+                f"{choices.get('dataset')} is a {data.task} dataset; "
+                f"see `lossbench list {GROUP_LISTS[group]}`"
+            )
+
+
+def posthoc_tau(cfg: DictConfig) -> float:
+    """``eval.posthoc_tau``, validated (a number >= 0)."""
+    return check_tau(OmegaConf.select(cfg, "eval.posthoc_tau", default=0.0))
+
+
+def _check_schedules(losses: list[Any], epochs: int, choices: dict[str, str | None]) -> None:
+    for loss in losses:
+        try:
+            schedule_start(loss, epochs)
+        except ValueError as exc:
+            raise ConfigError(f"loss={choices.get('loss')}: {exc}") from None
+
+
+def build_experiment(
+    cfg: DictConfig, seeds: list[int], choices: dict[str, str | None]
+) -> Experiment:
+    """Build data, model, loss and optimizer; validate everything before training starts."""
+    tau = posthoc_tau(cfg)
+    data: Dataset = build("dataset", cfg.dataset)
+    _check_fits(cfg, choices, data)
+    check_task(tau, data.task, choices.get("dataset"))
+    settings = settings_from_config(cfg.trainer, data.task, metrics.known_metrics(data))
+    model = build(
+        "model",
+        cfg.model,
+        in_features=data.in_features,
+        out_features=data.out_features,
+        input_shape=list(data.train.x.shape[1:]),
+        seeds=seeds,
+    )
+    stats = data.stats()
+    losses = [build("loss", cfg.loss, **stats) for _ in seeds]  # one instance per member
+    _check_schedules(losses, settings.epochs, choices)
+    optimizer = make_optimizer(build("optimizer", cfg.optimizer), model.parameters())
+    adjust = logit_adjuster(stats["class_prior"], tau) if tau else None
+    return Experiment(data, Trainer(model, losses, optimizer, data, settings, adjust), adjust)
+
+
+def predict_chosen(exp: Experiment, results: list[MemberResult]) -> dict[str, torch.Tensor]:
+    """Raw predictions ``[K, N, ...]`` of every member at its chosen (best or last) epoch,
+    on the test and validation splits: each split is predicted once for all members."""
+    trainer = exp.trainer
+    for k, result in enumerate(results):
+        if result.status == "completed" and result.state is not None:
+            trainer.load_member_state(k, result.state)
+    return {name: trainer.predict(getattr(exp.data, name)) for name in EVAL_SPLITS}
+
+
+def evaluate_members(
+    exp: Experiment, results: list[MemberResult], preds: dict[str, torch.Tensor]
+) -> list[dict[str, dict[str, float]] | None]:
+    """Test and validation metrics of each completed member (None for the others).
+
+    With post-hoc logit adjustment (Menon et al. 2021, eq. 10) the adjusted logits
+    are scored, the same transform the epoch was selected with.
+    """
+    scored = {n: p if exp.adjust is None else exp.adjust(p) for n, p in preds.items()}
+    out: list[dict[str, dict[str, float]] | None] = []
+    for k, result in enumerate(results):
+        if result.status != "completed":
+            out.append(None)
+            continue
+        out.append(
+            {
+                name: metrics.compute(exp.data, getattr(exp.data, name).y, scored[name][k])
+                for name in EVAL_SPLITS
+            }
+        )
+    return out
+
+
+def loss_is_batchable(cfg: DictConfig) -> bool:
+    """False if the loss's class (or function) sets ``batchable = False``.
+
+    The target is resolved as the builder resolves it (also found in the current
+    directory), so the answer is the same under ``lossbench`` and ``python -m
+    lossbench``. Each member gets its own loss instance, so a loss with state trains
+    batched exactly as alone; only a loss whose result depends on something shared
+    across members (e.g. draws from torch's global random stream) must opt out.
+    """
+    try:
+        target = import_target("loss", OmegaConf.select(cfg, "loss._target_", default=None))
+    except ConfigError:  # reported when the loss is built
+        return True
+    return bool(getattr(target, "batchable", True))

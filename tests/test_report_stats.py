@@ -132,6 +132,15 @@ def test_metric_direction_from_one_registry():
 
     assert metrics.GREATER_IS_BETTER is registry.GREATER_IS_BETTER
     assert metrics.DEFAULT_MONITOR is registry.DEFAULT_MONITOR
+    # The names each task computes are the names the registry lists for it.
+    computed = {
+        "classification": {*metrics._CLASSIFICATION, *metrics._SHOT, *metrics._BINARY_ONLY},
+        "regression": set(metrics._REGRESSION),
+        "forecast": set(metrics._FORECAST),
+    }
+    for task, names in computed.items():
+        assert set(registry.metrics_for(task)) == names, task
+        assert registry.default_metric(task) in names
     for name in ("mase", "gmean_ae", "mse_few", "ece", "tdi", "val_loss", "val_temporal"):
         assert not registry.greater_is_better(name), name
     for name in ("balanced_accuracy", "recall_class_7", "val_macro_f1", "roc_auc", "my_score"):
@@ -484,3 +493,22 @@ def test_report_options_are_validated(tmp_path, capsys):
         )
         == 0
     )
+
+
+def test_sweep_with_bad_report_option_stops_before_training(tmp_path):
+    from tests.conftest import run_cli
+
+    proc = run_cli(
+        [
+            "run",
+            "-m",
+            "loss=ce",
+            "report.alpha=2",
+            "trainer.progress=false",
+            "hydra.sweep.dir=sweep",
+        ],
+        tmp_path,
+        check=False,
+    )
+    assert proc.returncode == 2 and not (tmp_path / "sweep").exists()
+    assert proc.stderr.strip() == "error: report.alpha=2 must be a number in (0, 1), e.g. 0.05"

@@ -12,11 +12,12 @@ means of the paired differences (n = number of splits). Seeds nested in a split
 share its data and are not independent replicates of the data variation, which on
 the long-tailed sets here is about twice the seed variation (so a test over
 ``splits x seeds`` pooled as independent pairs would be anticonservative). The mean
-over a split's seeds is the summary measure of a two-level nested design; a paired
-test on those means is the exact test of the split-level mixed model when every
-split has the same seeds (Cochran & Cox 1957; Murtaugh 2007, "Simplicity and
-complexity in ecological data analysis"), without fitting variance components
-from 3-5 splits.
+over a split's seeds is the summary measure of a two-level nested design: when every
+split has the same seeds, a paired t-test on those means is the mixed model's test of
+the configuration effect (random split and split x configuration effects; its error
+term is the split x configuration mean square, t^2 = F), without estimating variance
+components from 3-5 splits (Murtaugh 2007, "Simplicity and complexity in ecological
+data analysis", Ecology 88).
 
 Multiple comparisons: :func:`holm` (Holm 1979) over a family of p-values. Power:
 :func:`min_detectable_effect` solves the noncentral-t power of a two-sided paired

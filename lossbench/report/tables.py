@@ -128,7 +128,7 @@ def markdown(summary: Summary, options: Options) -> str:
             "",
         ]
         lines += [_md_table(header, body), ""]
-        if any(m.startswith("recall_class_") for m in summary.metrics):
+        if any(m.startswith("recall_class_") and part[f"{m}_n"].sum() > 0 for m in summary.metrics):
             lines += ["Per-class recall: `summary.csv` and `plots/`.", ""]
     if summary.leaderboard is not None:
         lines += ["## Across datasets", "", "See `leaderboard.md`.", ""]

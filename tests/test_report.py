@@ -24,6 +24,11 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+def _headline(path: Path) -> list[dict[str, str]]:
+    """The headline-metric rows of the long ``summary.csv`` (one per configuration)."""
+    return [r for r in _rows(path) if r["headline"] == "True"]
+
+
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory) -> Path:
     """One real sweep: 2 losses x 3 seeds, written to ``<tmp>/sweep``; the callback reports."""
@@ -65,22 +70,24 @@ def test_sweep_writes_results_and_summary(sweep):
         assert float(r["val_balanced_accuracy"]) == pytest.approx(
             rec["val_metrics"]["balanced_accuracy"]
         )
-    summary = _rows(sweep / "summary.csv")
+    summary = _headline(sweep / "summary.csv")
     assert [s["config"] for s in summary] == ["ce", "asymmetric"]
-    assert all(s["n"] == "3" and s["balanced_accuracy_n"] == "3" for s in summary)
+    assert all(s["n"] == "3" and s["metric"] == "balanced_accuracy" for s in summary)
+    # Long form: one row per configuration x metric, every metric of the files.
+    assert len(_rows(sweep / "summary.csv")) == 2 * len(rec["metrics"])
 
 
 def test_mean_ci_and_p_value_by_hand(sweep):
     metric = "balanced_accuracy"
     ce, asym = _per_seed(sweep, "ce", metric), _per_seed(sweep, "asymmetric", metric)
-    summary = {s["config"]: s for s in _rows(sweep / "summary.csv")}
+    summary = {s["config"]: s for s in _headline(sweep / "summary.csv")}
     a = [asym[s] for s in (0, 1, 2)]
     b = [ce[s] for s in (0, 1, 2)]
-    assert float(summary["asymmetric"][f"{metric}_mean"]) == pytest.approx(statistics.mean(a))
-    assert float(summary["asymmetric"][f"{metric}_std"]) == pytest.approx(statistics.stdev(a))
+    assert float(summary["asymmetric"]["mean"]) == pytest.approx(statistics.mean(a))
+    assert float(summary["asymmetric"]["std"]) == pytest.approx(statistics.stdev(a))
     # 95% CI half-width: t_{0.975, 2} = 4.302652729911275 (table value) times s / sqrt(3)
     ci = 4.302652729911275 * statistics.stdev(a) / math.sqrt(3)
-    assert float(summary["asymmetric"][f"{metric}_ci95"]) == pytest.approx(ci)
+    assert float(summary["asymmetric"]["ci95"]) == pytest.approx(ci)
     # Paired t-test by hand: t = mean(d) / (sd(d) / sqrt(n)), two-sided p with n-1 = 2 dof,
     # whose t CDF has the closed form F(t) = 1/2 + t / (2 sqrt(2 + t^2)).
     d = [x - y for x, y in zip(a, b, strict=True)]
@@ -88,6 +95,8 @@ def test_mean_ci_and_p_value_by_hand(sweep):
     p = 2 * (1 - (0.5 + abs(t) / (2 * math.sqrt(2 + t * t))))
     row = summary["asymmetric"]
     assert float(row["p_value"]) == pytest.approx(p, rel=1e-9)
+    # One comparison with the baseline: Holm's family has one member, p_holm = p.
+    assert row["family_size"] == "1" and float(row["p_holm"]) == pytest.approx(p, rel=1e-9)
     assert float(row["delta"]) == pytest.approx(statistics.mean(d))
     assert row["baseline"] == "ce" and row["metric"] == metric and row["n_pairs"] == "3"
     expected = ("win" if statistics.mean(d) > 0 else "loss") if p < 0.05 else "n.s."
@@ -128,7 +137,7 @@ def test_report_merges_sweeps_and_options(sweep, tmp_path):
     assert "baseline asymmetric" in proc.stdout
     rows = _rows(tmp_path / "merged" / "results.csv")
     assert len(rows) == 6  # a job found twice counts once
-    summary = {s["config"]: s for s in _rows(tmp_path / "merged" / "summary.csv")}
+    summary = {s["config"]: s for s in _headline(tmp_path / "merged" / "summary.csv")}
     assert summary["asymmetric"]["verdict"] == "baseline"
     bad = run_cli(["report", str(sweep), "--metric", "nope"], tmp_path, check=False)
     assert bad.returncode == 2 and "report.metric=nope" in bad.stderr
@@ -167,7 +176,8 @@ def test_failed_job_is_listed_and_excluded(tmp_path):
     assert len(results) == 9
     failed = [r for r in results if r["status"] == "failed"]
     assert len(failed) == 3 and all("3 values" in r["error"] for r in failed)
-    summary = {s["loss.class_weights"]: s for s in _rows(tmp_path / "sweep" / "summary.csv")}
+    rows = _rows(tmp_path / "sweep" / "summary.csv")
+    summary = {s["loss.class_weights"]: s for s in rows if s["headline"] == "True"}
     assert summary["[1,2,3]"]["n"] == "0" and summary["[1,2,3]"]["excluded"] == "3"
     assert summary["[1,2]"]["verdict"] == "baseline"
     assert summary["[1,4]"]["n_pairs"] == "3" and summary["[1,4]"]["p_value"] != ""

@@ -16,8 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from lossbench.errors import ConfigError
-
-GROUPS = ("many", "medium", "few")
+from lossbench.evaluation.registry import GROUPS
 
 
 def exponential_profile(n_max: int, n_classes: int, ratio: float) -> list[int]:

@@ -18,33 +18,13 @@ import torch
 from sklearn import metrics as skm
 
 from lossbench.data import Dataset
-from lossbench.data.profiles import GROUPS, bin_index, target_regions
+from lossbench.data.profiles import bin_index, target_regions
 
-# Direction of each metric, for early stopping, "best epoch" and reports.
-GREATER_IS_BETTER: dict[str, bool] = {
-    "accuracy": True,
-    "balanced_accuracy": True,
-    "macro_f1": True,
-    "gmean": True,
-    "ece": False,
-    "many_shot_accuracy": True,
-    "medium_shot_accuracy": True,
-    "few_shot_accuracy": True,
-    "roc_auc": True,
-    "average_precision": True,
-    "f1_best_threshold": True,
-    "mse": False,
-    "mae": False,
-    **{f"{m}_{g}": False for m in ("mse", "mae") for g in GROUPS},
-    "gmean_ae": False,
-    "dtw": False,
-    "tdi": False,
-    "smape": False,
-    "mase": False,
-    "loss": False,
-}
-
-DEFAULT_MONITOR = {"classification": "balanced_accuracy", "regression": "mse", "forecast": "mse"}
+# Direction of each metric and the default monitor per task live in the one torch-free
+# registry; re-exported here under the names training imports.
+from lossbench.evaluation.registry import DEFAULT_MONITOR as DEFAULT_MONITOR
+from lossbench.evaluation.registry import GREATER_IS_BETTER as GREATER_IS_BETTER
+from lossbench.evaluation.registry import GROUPS
 
 ECE_BINS = 15
 _BINARY_ONLY = ("roc_auc", "average_precision", "f1_best_threshold")

@@ -23,20 +23,29 @@ class Report:
 
 
 def make_report(paths: Sequence[str | Path], out_dir: str | Path, options: Options) -> Report:
-    """Write ``results.csv``, ``summary.csv``, ``summary.md`` and ``plots/`` into ``out_dir``."""
-    from lossbench.report import tables
+    """Write ``results.csv``, ``summary.csv``, ``summary.md`` and ``plots/`` into ``out_dir``;
+    with two or more datasets also ``leaderboard.csv``/``.md`` and the CD diagram."""
+    from lossbench.report import leaderboard, tables
 
     out_dir = Path(out_dir)
     results = load(paths, relative_to=out_dir)
     summary = summarize(results, options)
+    summary.leaderboard = leaderboard.build(summary.df, options.alpha)
     out_dir.mkdir(parents=True, exist_ok=True)
     tables.write_csvs(results, summary, out_dir)
     tables.write_markdown(summary, options, out_dir)
+    if summary.leaderboard is not None:
+        leaderboard.write(summary.leaderboard, out_dir)
     plots: list[Path] = []
     if options.plots:
         from lossbench.report.plots import draw_all
 
         plots = draw_all(results, summary, out_dir)
+        if summary.leaderboard is not None:
+            from lossbench.report.cd_plot import draw
+
+            cd = draw(summary.leaderboard, out_dir / "plots" / "critical_difference.png")
+            plots += [cd] if cd is not None else []
     return Report(results, summary, plots)
 
 

@@ -29,6 +29,15 @@ def options_from_config(node: Any):
 class ReportCallback(Callback):
     """After the last job: ``results.csv``, ``summary.csv``, ``summary.md``, ``plots/``."""
 
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Check the ``report`` options before any job trains: a bad ``report.alpha``
+        is one line and exit status 2, not a report that fails after the sweep."""
+        try:
+            options_from_config(config.get("report")).validate()
+        except (TypeError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         # Imported here so single runs and `--help` do not pay for pandas/scipy/matplotlib.
         from lossbench.report import make_report

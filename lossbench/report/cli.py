@@ -28,7 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--baseline", help="a loss name or KEY=VALUE (default: the sweep's, else ce / mse)"
     )
-    p.add_argument("--alpha", type=float, help="significance level (default 0.05)")
+    p.add_argument("--alpha", help="significance level in (0, 1) (default 0.05)")
+    p.add_argument("--test", help="paired test: t (default) or wilcoxon (signed-rank)")
+    p.add_argument(
+        "--correction",
+        help="multiple comparisons: holm (default; per dataset and metric) or none",
+    )
     p.add_argument(
         "--format",
         choices=("table", "csv", "md"),
@@ -49,6 +54,15 @@ def saved_options(paths: list[str]) -> dict[str, Any]:
     return {}
 
 
+def _number(value: object) -> object:
+    """``--alpha 0.01`` arrives as text; anything that is not a number is left for
+    :meth:`Options.validate` to reject with the key's name."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return value
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     from lossbench.report import make_report
@@ -58,12 +72,20 @@ def main(argv: list[str]) -> int:
     if out.is_file():
         out = out.parent
     saved = saved_options(args.paths)
-    given = {"metric": args.metric, "baseline": args.baseline, "alpha": args.alpha}
+    given = {
+        "metric": args.metric,
+        "baseline": args.baseline,
+        "alpha": args.alpha,
+        "test": args.test,
+        "correction": args.correction,
+    }
     options = Options(
         **{k: v if v is not None else saved.get(k, getattr(Options, k)) for k, v in given.items()},
         plots=not args.no_plots,
     )
     try:
+        options.alpha = _number(options.alpha)
+        options.validate()
         report = make_report(args.paths, out, options)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,10 +22,13 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 METRICS_FILE = "metrics.json"
 CHOICE_COLUMNS = ["dataset", "model", "loss", "optimizer"]
 # Hydra's own override keys (launcher, sweep dir, ...) say how jobs ran, not what:
-# they are not columns. The seed (the replicate axis), report options and the
+# they are not columns. The replicate axes (the training seed and the data split,
+# ``dataset.seed``), the batching options ``seeds``/``splits``, report options and the
 # progress bar are columns of results.csv but do not identify a configuration.
 _HYDRA_KEYS = re.compile(r"^hydra([./].*)?$")
-_NOT_GROUP_KEYS = re.compile(r"^(seed|report(\..*)?|trainer\.progress)$")
+_NOT_GROUP_KEYS = re.compile(
+    r"^(seed|seeds|split|splits|dataset\.seed|report(\..*)?|trainer\.progress)$"
+)
 _TAIL_COLUMNS = ["wall_time_s", "epochs_run", "best_epoch", "config_hash", "resumed_from"]
 
 
@@ -34,10 +37,11 @@ class Results:
     """The per-job table plus what its columns mean."""
 
     df: pd.DataFrame  # one row per job file
-    group_keys: list[str]  # choices + identifying overrides: everything but the seed
+    group_keys: list[str]  # choices + identifying overrides: everything but seed and split
     metrics: list[str]  # test-metric names, as found in the files
     class_counts: dict[str, list[int]]  # dataset name -> training class counts
     dirs: list[Path]  # the job directory of each row (history.csv, predictions.npz)
+    warnings: list[list[str]] = field(default_factory=list)  # each row's record warnings
 
     @property
     def ok(self) -> pd.Series:
@@ -93,9 +97,12 @@ def load(paths: Iterable[str | Path], relative_to: Path | None = None) -> Result
     """Read every job under ``paths`` into one :class:`Results` table.
 
     Columns: ``job`` (its directory, relative to ``relative_to`` when inside it),
-    dataset/model/loss/optimizer, seed, one column per override, status, error,
+    dataset/model/loss/optimizer, seed, split (the record's ``split``; for older
+    records their ``dataset.seed`` override, else empty: one split), one column per
+    override, status, error,
     task, every test metric under its own name, validation metrics as
-    ``val_<name>``, then wall time, epochs and the config hash. Metric names come
+    ``val_<name>``, then wall time, epochs, the config hash and ``warnings`` (the
+    record's warnings joined by "; "). Metric names come
     from the files, so a new metric appears without any change here.
     """
     files = find_job_files(paths)
@@ -110,6 +117,7 @@ def load(paths: Iterable[str | Path], relative_to: Path | None = None) -> Result
     val_metrics: dict[str, None] = {}
     class_counts: dict[str, list[int]] = {}
     rows = []
+    warnings: list[list[str]] = []
     for f, rec in zip(files, records, strict=True):
         choices = rec.get("choices") or {}
         row: dict[str, Any] = {"job": _job_name(f.parent, base)}
@@ -120,6 +128,7 @@ def load(paths: Iterable[str | Path], relative_to: Path | None = None) -> Result
             if key not in CHOICE_COLUMNS and key != "seed" and not _HYDRA_KEYS.match(key):
                 row[key] = value
                 overrides[key] = None
+        row["split"] = _split(rec.get("split"), row.get("dataset.seed"))
         row.update(status=rec.get("status"), error=rec.get("error"), task=rec.get("task"))
         test = rec.get("metrics") or {}
         val = rec.get("val_metrics") or {}
@@ -128,21 +137,34 @@ def load(paths: Iterable[str | Path], relative_to: Path | None = None) -> Result
         row.update(test)
         row.update({f"val_{k}": v for k, v in val.items()})
         row.update({k: rec.get(k) for k in _TAIL_COLUMNS})
+        warnings.append([str(w) for w in rec.get("warnings") or []])
+        row["warnings"] = "; ".join(warnings[-1])
         if rec.get("class_counts") and row["dataset"]:
             class_counts[row["dataset"]] = list(rec["class_counts"])
         rows.append(row)
     columns = (
-        ["job", *CHOICE_COLUMNS, "seed", *overrides, "status", "error", "task"]
+        ["job", *CHOICE_COLUMNS, "seed", "split", *overrides, "status", "error", "task"]
         + list(metrics)
         + [f"val_{m}" for m in val_metrics]
-        + _TAIL_COLUMNS
+        + [*_TAIL_COLUMNS, "warnings"]
     )
     df = pd.DataFrame(rows).reindex(columns=columns)
+    df["split"] = pd.array(df["split"].tolist(), dtype="Int64")
     for key in [*CHOICE_COLUMNS, *overrides]:
         df[key] = df[key].fillna("").astype(str)
     dirs = [f.parent for f in files]
     keys = [*CHOICE_COLUMNS, *(k for k in overrides if is_group_key(k))]
-    return Results(df, keys, list(metrics), class_counts, dirs)
+    return Results(df, keys, list(metrics), class_counts, dirs, warnings)
+
+
+def _split(recorded: Any, dataset_seed: str | None) -> int | None:
+    """The data split of a record: its ``split``, else its ``dataset.seed`` override."""
+    for value in (recorded, dataset_seed):
+        try:
+            return int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+    return None
 
 
 def _job_name(job_dir: Path, base: Path | None) -> str:

@@ -1,4 +1,10 @@
-"""The report as text: ``results.csv``, ``summary.csv``, ``summary.md`` and a rich table."""
+"""The report as text: ``results.csv``, ``summary.csv``, ``summary.md`` and rich tables.
+
+``summary.csv`` is long: one row per configuration x metric (mean, std, ci95, n, and
+against the baseline Δ, p, p_holm, d_z, MDE, verdict); the headline rows have
+``headline=True``. The tables show the headline metric per problem (dataset), the
+reading under it, then every metric's mean ± std with ▲/▼ where it differs.
+"""
 
 from __future__ import annotations
 
@@ -6,42 +12,63 @@ import math
 import os
 from pathlib import Path
 
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from lossbench.io import atomic_write_text
 from lossbench.report.collect import Results
-from lossbench.report.summary import Options, Summary, describe_method, direction
+from lossbench.report.reading import reading
+from lossbench.report.summary import LONG_STATS, Options, Summary, describe_method, direction
 
 MARK = {"win": "▲ win", "loss": "▼ loss"}
+SHORT_MARK = {"win": " ▲", "loss": " ▼"}
 
 
 def write_csvs(results: Results, summary: Summary, out_dir: Path) -> None:
-    """``results.csv`` (one row per job) and ``summary.csv`` (one row per configuration)."""
+    """``results.csv`` (one row per job) and ``summary.csv`` (configuration x metric)."""
     atomic_write_text(out_dir / "results.csv", results.df.to_csv(index=False))
-    atomic_write_text(out_dir / "summary.csv", summary.df.to_csv(index=False))
+    long = summary.long
+    if long.empty:
+        long = pd.DataFrame(columns=["problem", *results.group_keys, "config", "task", *LONG_STATS])
+    atomic_write_text(out_dir / "summary.csv", long.to_csv(index=False))
+
+
+def _nan(x: object) -> bool:
+    return x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x))
 
 
 def _num(x: float, digits: int = 4) -> str:
-    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+    return "" if _nan(x) else f"{x:.{digits}f}"
 
 
 def _signed(x: float) -> str:
-    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:+.4f}"
+    return "" if _nan(x) else f"{x:+.4f}"
 
 
 def _p(x: float) -> str:
-    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
+    return "" if _nan(x) else f"{x:.3g}"
+
+
+def _header(options: Options) -> list[str]:
+    p = ["p", "p_holm"] if options.correction == "holm" else ["p"]
+    return ["config", "n", "mean ± std", "95% CI", "Δ vs baseline", *p, "d_z", "MDE", "verdict"]
+
+
+def _problems(summary: Summary) -> list[tuple[str, pd.DataFrame]]:
+    return list(summary.df.groupby("problem", sort=False))
 
 
 def headline_rows(summary: Summary) -> list[tuple[str, list[list[str]]]]:
-    """Per dataset: a title and rows of (config, n, mean ± std, CI, Δ, p, verdict)."""
+    """Per problem: a title and rows of (config, n, mean ± std, CI, Δ, p, [p_holm], d_z,
+    MDE, verdict)."""
+    holm = summary.options.correction == "holm"
     out = []
-    for dataset, part in summary.df.groupby("dataset", sort=False):
+    for problem, part in _problems(summary):
         metric = part["metric"].iloc[0]
         base = next((b for b in part["baseline"] if b), "")
         title = (
-            f"dataset={dataset} ({part['task'].iloc[0] or '?'}) · metric {metric} "
+            f"dataset={problem} ({part['task'].iloc[0] or '?'}) · metric {metric} "
             f"({direction(metric)}) · baseline {base or 'none'}"
         )
         rows = []
@@ -53,33 +80,58 @@ def headline_rows(summary: Summary) -> list[tuple[str, list[list[str]]]]:
             ci = f"±{ci}" if ci else ""
             verdict = MARK.get(r["verdict"], r["verdict"])
             n = f"{r['n']}" + (f" (+{r['excluded']} excluded)" if r["excluded"] else "")
-            rows.append(
-                [r["config"], n, mean_std, ci, _signed(r["delta"]), _p(r["p_value"]), verdict]
-            )
+            p = [_p(r["p_value"]), _p(r["p_holm"])] if holm else [_p(r["p_value"])]
+            dz = "" if _nan(r["d_z"]) else f"{r['d_z']:+.2f}"
+            mde = "" if _nan(r["mde"]) else ("∞" if math.isinf(r["mde"]) else _num(r["mde"]))
+            rows.append([r["config"], n, mean_std, ci, _signed(r["delta"]), *p, dz, mde, verdict])
         out.append((title, rows))
     return out
 
 
-HEADER = ["config", "n", "mean ± std", "95% CI", "Δ vs baseline", "p", "verdict"]
+def _all_metrics(summary: Summary, problem: str, part: pd.DataFrame) -> tuple[list, list]:
+    """Header and rows of every metric's mean ± std, marked ▲/▼ where the (corrected)
+    comparison with the baseline is significant."""
+    metrics = [m for m in summary.metrics if part[f"{m}_n"].sum() > 0]
+    shown = [m for m in metrics if not m.startswith("recall_class_")]
+    long = summary.long
+    verdicts: dict[tuple[str, str], str] = {}
+    if not long.empty:
+        mine = long[long["problem"] == problem]
+        verdicts = dict(
+            zip(zip(mine["config"], mine["metric"], strict=True), mine["verdict"], strict=True)
+        )
+    body = [
+        [r["config"]]
+        + [
+            f"{_num(r[f'{m}_mean'])} ± {_num(r[f'{m}_std'])}"
+            + SHORT_MARK.get(verdicts.get((r["config"], m), ""), "")
+            for m in shown
+        ]
+        for _, r in part.iterrows()
+    ]
+    return ["config", *shown], body
 
 
 def markdown(summary: Summary, options: Options) -> str:
-    """``summary.md``: per dataset the headline table, then every metric, then the notes."""
+    """``summary.md``: per problem the headline table and its reading, then every metric,
+    then the notes."""
     lines = ["# lossbench report", "", describe_method(options), ""]
-    for (title, rows), (_, part) in zip(
-        headline_rows(summary), summary.df.groupby("dataset", sort=False), strict=True
+    for (title, rows), (problem, part) in zip(
+        headline_rows(summary), _problems(summary), strict=True
     ):
-        lines += [f"## {title}", "", _md_table(HEADER, rows), ""]
-        metrics = [m for m in summary.metrics if part[f"{m}_n"].sum() > 0]
-        shown = [m for m in metrics if not m.startswith("recall_class_")]
-        lines += ["All metrics, mean ± std over completed seeds:", ""]
-        body = [
-            [r["config"]] + [f"{_num(r[f'{m}_mean'])} ± {_num(r[f'{m}_std'])}" for m in shown]
-            for _, r in part.iterrows()
+        lines += [f"## {title}", "", _md_table(_header(options), rows), ""]
+        lines += [f"- {line}" for line in reading(part, options)] + [""]
+        header, body = _all_metrics(summary, problem, part)
+        lines += [
+            "All metrics, mean ± std over completed jobs (▲/▼: differs from the "
+            "baseline after correction; Δ and p of each in `summary.csv`):",
+            "",
         ]
-        lines += [_md_table(["config", *shown], body), ""]
-        if len(shown) < len(metrics):
+        lines += [_md_table(header, body), ""]
+        if any(m.startswith("recall_class_") and part[f"{m}_n"].sum() > 0 for m in summary.metrics):
             lines += ["Per-class recall: `summary.csv` and `plots/`.", ""]
+    if summary.leaderboard is not None:
+        lines += ["## Across datasets", "", "See `leaderboard.md`.", ""]
     if summary.notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in summary.notes] + [""]
     return "\n".join(lines)
@@ -106,11 +158,11 @@ def _console() -> Console:
 
 
 def print_console(summary: Summary, options: Options, console: Console | None = None) -> None:
-    """The headline tables and notes, as rich tables on the terminal."""
+    """The headline tables with their readings, the notes, then the leaderboard."""
     console = console or _console()
-    for title, rows in headline_rows(summary):
+    for (title, rows), (_, part) in zip(headline_rows(summary), _problems(summary), strict=True):
         table = Table(title=title, title_justify="left")
-        for name in HEADER:
+        for name in _header(options):
             if name == "config":
                 table.add_column(name, overflow="fold")
             else:
@@ -119,6 +171,12 @@ def print_console(summary: Summary, options: Options, console: Console | None = 
             style = {"▲ win": "green", "▼ loss": "red"}.get(row[-1])
             table.add_row(*row, style=style)
         console.print(table)
+        for line in reading(part, options):
+            console.print(f"  {line}", highlight=False, markup=False)
     console.print(describe_method(options), style="dim")
     for note in summary.notes:
-        console.print(f"note: {note}", style="yellow")
+        console.print(f"note: {note}", style="yellow", markup=False)
+    if summary.leaderboard is not None:
+        from lossbench.report.leaderboard import print_leaderboard
+
+        print_leaderboard(summary.leaderboard, console)

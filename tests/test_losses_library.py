@@ -144,19 +144,31 @@ def test_logit_adjusted_hand_computed():
 def test_ldam_zero_margin_is_ce_and_hand_computed_margins():
     z, t = _cls(7)
     _same_value_and_grad(
-        LDAMLoss(max_margin=0.0, class_counts=[9, 5, 3, 1]), CrossEntropyLoss(), z, t
+        LDAMLoss(max_margin=0.0, s=1.0, class_counts=[9, 5, 3, 1]), CrossEntropyLoss(), z, t
     )
-    loss = LDAMLoss(max_margin=0.5, class_counts=[16, 1], reduction="none")
+    loss = LDAMLoss(max_margin=0.5, s=1.0, class_counts=[16, 1], reduction="none")
     # n^(-1/4) = [0.5, 1] -> scaled so the max is 0.5: [0.25, 0.5]
     assert loss.margins.tolist() == pytest.approx([0.25, 0.5])
+    assert LDAMLoss(class_counts=[16, 1]).s == 10.0  # the measured default on plain logits
     got = loss(torch.tensor([[2.0, 0.0], [2.0, 0.0]]), torch.tensor([0, 1]))
     want = [math.log1p(math.exp(-1.75)), math.log1p(math.exp(2.5))]
     assert got.tolist() == pytest.approx(want, rel=1e-5)
 
 
+def test_ldam_normalized_logits_hand_computed():
+    loss = LDAMLoss(max_margin=0.5, s=10.0, normalize=True, class_counts=[16, 1], reduction="none")
+    # [3, 4] / 5 = [0.6, 0.8]; margins [0.25, 0.5]
+    got = loss(torch.tensor([[3.0, 4.0], [3.0, 4.0]]), torch.tensor([0, 1]))
+    want = [math.log1p(math.exp(10 * (0.8 - 0.35))), math.log1p(math.exp(-10 * (0.3 - 0.6)))]
+    assert got.tolist() == pytest.approx(want, rel=1e-5)
+    # scaling the logits changes nothing: the margin cannot be outgrown
+    z, t = _cls(9, c=2)
+    torch.testing.assert_close(loss(5 * z, t), loss(z, t))
+
+
 def test_ldam_drw_switches_on_at_the_given_epoch():
     counts = [90, 10]
-    loss = LDAMLoss(max_margin=0.0, drw_epoch=0.8, drw_beta=0.999, class_counts=counts)
+    loss = LDAMLoss(max_margin=0.0, s=1.0, drw_epoch=0.8, drw_beta=0.999, class_counts=counts)
     z, t = _cls(8, c=2)
     loss.on_epoch_start(8, 10)  # 0.8 of 10 epochs: epochs 9 and 10 re-weighted, not 8
     torch.testing.assert_close(loss(z, t), F.cross_entropy(z, t))

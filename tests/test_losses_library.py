@@ -508,3 +508,21 @@ def test_balanced_mse_auto_sigma_is_a_tenth_of_the_target_std():
     assert auto.noise_var == pytest.approx((0.1 * float(train.double().std())) ** 2)
     with pytest.raises(ValueError, match="sigma must be > 0 or 'auto'"):
         BalancedMSELoss(sigma="big", train_targets=train)
+
+
+def test_balanced_mse_matches_the_official_bni_loss():
+    """Port of ``bni_loss`` (Ren et al. 2022, jiawei-ren/BalancedMSE) on a numpy histogram."""
+    g = torch.Generator().manual_seed(4)
+    train = torch.cat([torch.randn(500, generator=g, dtype=torch.float64), torch.rand(20) + 3])
+    counts, edges = np.histogram(train.numpy(), bins=30)
+    centres = torch.tensor((edges[:-1] + edges[1:]) / 2)
+    weights = torch.tensor(counts / counts.sum())
+    pred = torch.randn(64, 1, generator=g, dtype=torch.float64)
+    target = torch.randn(64, 1, generator=g, dtype=torch.float64)
+    for sigma in (0.1, 0.7):
+        var = torch.tensor(sigma**2, dtype=torch.float64)
+        mse_term = F.mse_loss(pred, target, reduction="none") / 2 / var
+        balancing = -0.5 * (pred.expand(-1, 30) - centres).pow(2) / var + weights.log()
+        want = ((mse_term + torch.logsumexp(balancing, dim=-1, keepdim=True)) * 2 * var).mean()
+        loss = BalancedMSELoss(sigma=sigma, n_bins=30, train_targets=train)
+        torch.testing.assert_close(loss(pred[:, 0], target[:, 0]), want)

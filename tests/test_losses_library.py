@@ -144,19 +144,31 @@ def test_logit_adjusted_hand_computed():
 def test_ldam_zero_margin_is_ce_and_hand_computed_margins():
     z, t = _cls(7)
     _same_value_and_grad(
-        LDAMLoss(max_margin=0.0, class_counts=[9, 5, 3, 1]), CrossEntropyLoss(), z, t
+        LDAMLoss(max_margin=0.0, s=1.0, class_counts=[9, 5, 3, 1]), CrossEntropyLoss(), z, t
     )
-    loss = LDAMLoss(max_margin=0.5, class_counts=[16, 1], reduction="none")
+    loss = LDAMLoss(max_margin=0.5, s=1.0, class_counts=[16, 1], reduction="none")
     # n^(-1/4) = [0.5, 1] -> scaled so the max is 0.5: [0.25, 0.5]
     assert loss.margins.tolist() == pytest.approx([0.25, 0.5])
+    assert LDAMLoss(class_counts=[16, 1]).s == 10.0  # the measured default on plain logits
     got = loss(torch.tensor([[2.0, 0.0], [2.0, 0.0]]), torch.tensor([0, 1]))
     want = [math.log1p(math.exp(-1.75)), math.log1p(math.exp(2.5))]
     assert got.tolist() == pytest.approx(want, rel=1e-5)
 
 
+def test_ldam_normalized_logits_hand_computed():
+    loss = LDAMLoss(max_margin=0.5, s=10.0, normalize=True, class_counts=[16, 1], reduction="none")
+    # [3, 4] / 5 = [0.6, 0.8]; margins [0.25, 0.5]
+    got = loss(torch.tensor([[3.0, 4.0], [3.0, 4.0]]), torch.tensor([0, 1]))
+    want = [math.log1p(math.exp(10 * (0.8 - 0.35))), math.log1p(math.exp(-10 * (0.3 - 0.6)))]
+    assert got.tolist() == pytest.approx(want, rel=1e-5)
+    # scaling the logits changes nothing: the margin cannot be outgrown
+    z, t = _cls(9, c=2)
+    torch.testing.assert_close(loss(5 * z, t), loss(z, t))
+
+
 def test_ldam_drw_switches_on_at_the_given_epoch():
     counts = [90, 10]
-    loss = LDAMLoss(max_margin=0.0, drw_epoch=0.8, drw_beta=0.999, class_counts=counts)
+    loss = LDAMLoss(max_margin=0.0, s=1.0, drw_epoch=0.8, drw_beta=0.999, class_counts=counts)
     z, t = _cls(8, c=2)
     loss.on_epoch_start(8, 10)  # 0.8 of 10 epochs: epochs 9 and 10 re-weighted, not 8
     torch.testing.assert_close(loss(z, t), F.cross_entropy(z, t))
@@ -496,3 +508,21 @@ def test_balanced_mse_auto_sigma_is_a_tenth_of_the_target_std():
     assert auto.noise_var == pytest.approx((0.1 * float(train.double().std())) ** 2)
     with pytest.raises(ValueError, match="sigma must be > 0 or 'auto'"):
         BalancedMSELoss(sigma="big", train_targets=train)
+
+
+def test_balanced_mse_matches_the_official_bni_loss():
+    """Port of ``bni_loss`` (Ren et al. 2022, jiawei-ren/BalancedMSE) on a numpy histogram."""
+    g = torch.Generator().manual_seed(4)
+    train = torch.cat([torch.randn(500, generator=g, dtype=torch.float64), torch.rand(20) + 3])
+    counts, edges = np.histogram(train.numpy(), bins=30)
+    centres = torch.tensor((edges[:-1] + edges[1:]) / 2)
+    weights = torch.tensor(counts / counts.sum())
+    pred = torch.randn(64, 1, generator=g, dtype=torch.float64)
+    target = torch.randn(64, 1, generator=g, dtype=torch.float64)
+    for sigma in (0.1, 0.7):
+        var = torch.tensor(sigma**2, dtype=torch.float64)
+        mse_term = F.mse_loss(pred, target, reduction="none") / 2 / var
+        balancing = -0.5 * (pred.expand(-1, 30) - centres).pow(2) / var + weights.log()
+        want = ((mse_term + torch.logsumexp(balancing, dim=-1, keepdim=True)) * 2 * var).mean()
+        loss = BalancedMSELoss(sigma=sigma, n_bins=30, train_targets=train)
+        torch.testing.assert_close(loss(pred[:, 0], target[:, 0]), want)

@@ -27,8 +27,24 @@ class BalancedMSELoss(Loss):
     loss depends on the batch (and the full-batch validation loss differs in
     kind from the training loss); GAI needs a Gaussian mixture fitted to the
     labels. BNI uses the training targets the runner provides, is per-sample,
-    deterministic and independent of the batch size. ``sigma`` is fixed (the
-    paper can learn it; lossbench optimises only model parameters).
+    deterministic and independent of the batch size.
+
+    Checked against the official ``bni_loss`` (Ren et al. 2022, github
+    jiawei-ren/BalancedMSE): same sign (``+ logsumexp``), the same noise-variance
+    terms (``mse / (2 sigma^2)`` plus the balancing term, times ``2 sigma^2``
+    treated as a constant), bucket weights = the training label histogram's
+    frequencies. One difference: the official code *learns* ``sigma`` (an
+    ``nn.Parameter`` with its own learning rate); lossbench's optimiser holds only
+    the model's parameters, so ``sigma`` is fixed here.
+
+    Measured behaviour (``dataset=imbalanced_regression``, MLP 64-64, batch 256,
+    200 epochs, 3 splits x 5 seeds; test MSE in standardised units, mean over the
+    15 runs): few-shot region MSE 0.074, ``weighted_mse`` 0.066 (lower on every
+    split, paired p < 0.001), Balanced MSE ``sigma=0.03`` 0.075, ``auto`` (0.1)
+    0.076, ``0.3`` 0.088 (overall MSE 0.061 vs 0.041; best epochs 10-70: the
+    balancing term dominates). With a fixed sigma it does **not** lower the
+    few-shot error on this data at any sigma tried; it is kept as a faithful
+    implementation of the paper's loss, not as a recommended default.
 
     The minimum over ``pred`` is *not* at ``pred = y`` (by design), so the value
     at a perfect prediction is not 0: ``lossbench check`` skips that check.

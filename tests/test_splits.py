@@ -140,3 +140,24 @@ def test_wall_times_and_stdout(tmp_path, capsys, monkeypatch):
     assert "split 1 seed 1" in out and "split_<split>/seed_<seed>/" in out
     record = read_metrics(tmp_path / "job" / "split_0" / "seed_0")
     assert record["job_wall_time_s"] >= record["wall_time_s"] > 0
+
+
+def test_a_failing_split_keeps_the_splits_trained_before(tmp_path, monkeypatch, capsys):
+    from lossbench import runner
+
+    real = runner._train_part
+
+    def flaky(cfg, members):
+        if members[0].split == 1:
+            raise RuntimeError("boom")
+        return real(cfg, members)
+
+    monkeypatch.setattr(runner, "_train_part", flaky)
+    assert run_inprocess(["splits=3", *FAST], tmp_path / "job", multirun=True) is None
+    done = read_metrics(tmp_path / "job" / "split_0" / "seed_0")
+    assert done["status"] == "completed" and done["error"] is None
+    for split in (1, 2):
+        failed = read_metrics(tmp_path / "job" / f"split_{split}" / "seed_0")
+        assert failed["status"] == "failed" and failed["error"] == "RuntimeError: boom"
+        assert "Traceback" in failed["traceback"]
+    assert capsys.readouterr().err.strip() == "error: RuntimeError: boom"

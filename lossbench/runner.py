@@ -2,8 +2,9 @@
 
 The pieces each have one job: :mod:`lossbench.plan` (which members: ``seeds`` x
 ``splits``, their directories and records), :mod:`lossbench.experiment` (build,
-fit and evaluate one split's members), resume (:mod:`lossbench.report.resume`),
-and here the batching policy, the per-seed fallback, failure handling and output.
+fit and evaluate a group of members), resume (:mod:`lossbench.report.resume`),
+and here the batching policy (:func:`training_groups`, :func:`train_group`), the
+per-seed fallback, failure handling and output.
 
 Mistakes in the config end a single run with one line and exit code 2; in a
 multirun the job is recorded as ``failed`` and the sweep goes on. A diverged
@@ -76,9 +77,9 @@ def run_job(cfg: DictConfig) -> float | None:
 def run_members(cfg: DictConfig, ctx: JobContext) -> float | None:
     """Train every member of the job ``cfg`` describes; write and print their records.
 
-    With ``seeds`` and/or ``splits`` set, the seeds of one split train in one batched
-    pass (one stacked model, one optimizer) and the splits one after another (each
-    has its own training data); each member's record and history go to its own
+    With ``seeds`` and/or ``splits`` set, the members train in one batched pass (one
+    stacked model, one optimizer; see :func:`training_groups` for splits whose data
+    differ in shape); each member's record and history go to its own
     directory (:func:`lossbench.plan.member_dir`), identical to what the single run
     ``dataset.seed=<split> seed=<seed>`` writes (apart from ``seeds``/``splits`` and
     the wall times).

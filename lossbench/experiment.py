@@ -59,12 +59,26 @@ def _check_schedules(losses: list[Any], epochs: int, choices: dict[str, str | No
             raise ConfigError(f"loss={choices.get('loss')}: {exc}") from None
 
 
+def build_data(cfg: DictConfig) -> Dataset:
+    """The dataset ``cfg.dataset`` describes (one data split)."""
+    return build("dataset", cfg.dataset)
+
+
 def build_experiment(
-    cfg: DictConfig, seeds: list[int], choices: dict[str, str | None]
+    cfg: DictConfig,
+    seeds: list[int],
+    choices: dict[str, str | None],
+    datasets: list[Dataset] | None = None,
 ) -> Experiment:
-    """Build data, model, loss and optimizer; validate everything before training starts."""
+    """Build data, model, loss and optimizer; validate everything before training starts.
+
+    ``datasets``: one (already built) dataset per member, for members trained on
+    different data splits in one stacked model; default: ``cfg.dataset``, shared.
+    Each member's loss gets its own split's training statistics.
+    """
     tau = posthoc_tau(cfg)
-    data: Dataset = build("dataset", cfg.dataset)
+    datasets = datasets or [build_data(cfg)] * len(seeds)
+    data = datasets[0]
     _check_fits(cfg, choices, data)
     check_task(tau, data.task, choices.get("dataset"))
     settings = settings_from_config(cfg.trainer, data.task, metrics.known_metrics(data))
@@ -76,12 +90,16 @@ def build_experiment(
         input_shape=list(data.train.x.shape[1:]),
         seeds=seeds,
     )
-    stats = data.stats()
-    losses = [build("loss", cfg.loss, **stats) for _ in seeds]  # one instance per member
+    stats = {id(d): d.stats() for d in datasets}  # once per split
+    losses = [build("loss", cfg.loss, **stats[id(d)]) for d in datasets]  # one per member
     _check_schedules(losses, settings.epochs, choices)
     optimizer = make_optimizer(build("optimizer", cfg.optimizer), model.parameters())
-    adjust = logit_adjuster(stats["class_prior"], tau) if tau else None
-    return Experiment(data, Trainer(model, losses, optimizer, data, settings, adjust), adjust)
+    adjust = None
+    if tau:
+        priors = [stats[id(d)]["class_prior"] for d in datasets]
+        adjust = logit_adjuster(priors[0] if len(stats) == 1 else priors, tau)
+    trainer = Trainer(model, losses, optimizer, datasets, settings, adjust)
+    return Experiment(data, trainer, adjust)
 
 
 def predict_chosen(exp: Experiment, results: list[MemberResult]) -> dict[str, torch.Tensor]:
@@ -91,7 +109,15 @@ def predict_chosen(exp: Experiment, results: list[MemberResult]) -> dict[str, to
     for k, result in enumerate(results):
         if result.status == "completed" and result.state is not None:
             trainer.load_member_state(k, result.state)
-    return {name: trainer.predict(getattr(exp.data, name)) for name in EVAL_SPLITS}
+    if not hasattr(trainer, "predict_split"):  # a stand-in trainer (tests): one split
+        return {name: trainer.predict(getattr(exp.data, name)) for name in EVAL_SPLITS}
+    return {name: trainer.predict_split(name) for name in EVAL_SPLITS}
+
+
+def member_data(exp: Experiment, k: int) -> Dataset:
+    """The dataset (data split) member ``k`` trained and is evaluated on."""
+    datasets = getattr(exp.trainer, "datasets", None)
+    return exp.data if datasets is None else datasets[k]
 
 
 def evaluate_members(
@@ -108,9 +134,10 @@ def evaluate_members(
         if result.status != "completed":
             out.append(None)
             continue
+        data = member_data(exp, k)
         out.append(
             {
-                name: metrics.compute(exp.data, getattr(exp.data, name).y, scored[name][k])
+                name: metrics.compute(data, getattr(data, name).y, scored[name][k])
                 for name in EVAL_SPLITS
             }
         )

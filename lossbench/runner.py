@@ -2,8 +2,9 @@
 
 The pieces each have one job: :mod:`lossbench.plan` (which members: ``seeds`` x
 ``splits``, their directories and records), :mod:`lossbench.experiment` (build,
-fit and evaluate one split's members), resume (:mod:`lossbench.report.resume`),
-and here the batching policy, the per-seed fallback, failure handling and output.
+fit and evaluate a group of members), resume (:mod:`lossbench.report.resume`),
+and here the batching policy (:func:`training_groups`, :func:`train_group`), the
+per-seed fallback, failure handling and output.
 
 Mistakes in the config end a single run with one line and exit code 2; in a
 multirun the job is recorded as ``failed`` and the sweep goes on. A diverged
@@ -23,18 +24,21 @@ import torch
 from omegaconf import DictConfig, open_dict
 
 from lossbench.console import print_job_line, print_run_summary, print_seeds_summary
+from lossbench.data import Dataset
 from lossbench.errors import EXIT_USAGE, ConfigError
 from lossbench.experiment import (
+    build_data,
     build_experiment,
     evaluate_members,
     loss_is_batchable,
+    member_data,
     predict_chosen,
 )
 from lossbench.plan import JobContext, Member, Plan, make_plan, single_plan
 from lossbench.records import write_job, write_predictions
 from lossbench.report.resume import reuse_completed
 from lossbench.training.convergence import undertrained_warning
-from lossbench.training.loop import DivergedError, MemberResult
+from lossbench.training.loop import DivergedError, MemberResult, alike
 
 log = logging.getLogger("lossbench.runner")
 
@@ -73,9 +77,9 @@ def run_job(cfg: DictConfig) -> float | None:
 def run_members(cfg: DictConfig, ctx: JobContext) -> float | None:
     """Train every member of the job ``cfg`` describes; write and print their records.
 
-    With ``seeds`` and/or ``splits`` set, the seeds of one split train in one batched
-    pass (one stacked model, one optimizer) and the splits one after another (each
-    has its own training data); each member's record and history go to its own
+    With ``seeds`` and/or ``splits`` set, the members train in one batched pass (one
+    stacked model, one optimizer; see :func:`training_groups` for splits whose data
+    differ in shape); each member's record and history go to its own
     directory (:func:`lossbench.plan.member_dir`), identical to what the single run
     ``dataset.seed=<split> seed=<seed>`` writes (apart from ``seeds``/``splits`` and
     the wall times).
@@ -95,13 +99,13 @@ def run_members(cfg: DictConfig, ctx: JobContext) -> float | None:
         return _mean_best([m.record for m in resumed])
     histories: dict[int, list[dict[str, Any]]] = {}
     failure: JobFailed | None = None
-    for members in plan.by_split(pending):
-        try:
-            for member, result in zip(members, train_split(cfg, plan, members), strict=True):
+    try:
+        for members, datasets in _guard(lambda: training_groups(cfg, plan, pending)):
+            results = train_group(cfg, plan, members, datasets)
+            for member, result in zip(members, results, strict=True):
                 histories[id(member)] = result.history
-        except JobFailed as exc:
-            failure = exc
-            break
+    except JobFailed as exc:
+        failure = exc
     failed = [m for m in pending if id(m) not in histories]
     if failure is not None:
         return _finish_failed(plan, pending, start, failure, ctx, histories, failed)
@@ -120,48 +124,81 @@ def split_config(cfg: DictConfig, split: int | None, plan: Plan) -> DictConfig:
     return out
 
 
-def train_split(cfg: DictConfig, plan: Plan, members: list[Member]) -> list[MemberResult]:
-    """Train the members of one data split and fill their records; JobFailed on an error.
+def training_groups(
+    cfg: DictConfig, plan: Plan, members: list[Member]
+) -> list[tuple[list[Member], list[Dataset] | None]]:
+    """Batching policy across splits: which members train together, on which data.
 
-    Batching policy: all seeds in one stacked model, unless the loss sets
-    ``batchable = False``; then one training per seed, seeded as its single run.
+    Members of several splits train in ONE stacked model when the splits' datasets
+    are alike (same task and shapes; each member reads only its own split's rows),
+    otherwise one training per split; ``None``: the members share ``cfg``'s dataset.
     """
-    split_cfg = split_config(cfg, members[0].split, plan)
-    parts = [members]
-    if plan.seeds is not None and len(members) > 1 and not loss_is_batchable(cfg):
-        log.warning(
-            f"note: loss={members[0].record['choices']['loss']} sets batchable = False; "
-            f"training its {len(members)} seeds one after another"
-        )
-        parts = [[m] for m in members]
-    results: list[MemberResult] = []
+    groups = plan.by_split(members)
+    if len(groups) == 1:
+        return [(groups[0], None)]
+    data = {g[0].split: build_data(split_config(cfg, g[0].split, plan)) for g in groups}
+    if alike(list(data.values())):
+        return [(members, [data[m.split] for m in members])]
+    return [(g, [data[g[0].split]] * len(g)) for g in groups]
+
+
+def _guard(fn: Any) -> Any:
+    """``fn()``, its errors as :class:`JobFailed`."""
     try:
-        for part in parts:
-            # torch's global stream as the member's single run (or the batched job) sets it
-            torch.manual_seed(part[0].seed if len(part) == 1 else int(cfg.seed))
-            results += _train_part(split_cfg, part)
+        return fn()
     except ConfigError as exc:
         raise JobFailed(str(exc), EXIT_USAGE) from None
     except DivergedError as exc:
         raise JobFailed(str(exc), 1) from None
     except Exception as exc:  # an unexpected failure: keep the traceback in the record
         raise JobFailed(f"{type(exc).__name__}: {exc}", 1, traceback.format_exc()) from None
-    return results
 
 
-def _train_part(cfg: DictConfig, members: list[Member]) -> list[MemberResult]:
-    """Train ``members`` (one split) as one stacked model; fill each record; return results.
+def train_group(
+    cfg: DictConfig, plan: Plan, members: list[Member], datasets: list[Dataset] | None
+) -> list[MemberResult]:
+    """Train ``members`` and fill their records; JobFailed on an error.
+
+    All in one stacked model, unless the loss sets ``batchable = False``; then one
+    training per member, seeded as its single run.
+    """
+    split_cfg = split_config(cfg, members[0].split, plan)
+    parts = [list(range(len(members)))]
+    if len(members) > 1 and not loss_is_batchable(cfg):
+        log.warning(
+            f"note: loss={members[0].record['choices']['loss']} sets batchable = False; "
+            f"training its {len(members)} {'members' if plan.splits else 'seeds'} "
+            "one after another"
+        )
+        parts = [[i] for i in range(len(members))]
+
+    def run() -> list[MemberResult]:
+        results: list[MemberResult] = []
+        for part in parts:
+            # torch's global stream as the member's single run (or the batched job) sets it
+            torch.manual_seed(members[part[0]].seed if len(part) == 1 else int(cfg.seed))
+            data = None if datasets is None else [datasets[i] for i in part]
+            results += _train_part(split_cfg, [members[i] for i in part], data)
+        return results
+
+    return _guard(run)
+
+
+def _train_part(
+    cfg: DictConfig, members: list[Member], datasets: list[Dataset] | None
+) -> list[MemberResult]:
+    """Train ``members`` as one stacked model; fill each record; return results.
 
     Forecast jobs also save each member's first test windows (``predictions.npz``)
     into its directory, for the report's forecast plot.
     """
     records = [m.record for m in members]
-    exp = build_experiment(cfg, [m.seed for m in members], records[0]["choices"])
-    data, settings = exp.data, exp.trainer.settings
-    for record in records:
-        record.update(task=data.task, monitor=settings.monitor)
-        if data.task == "classification":
-            record["class_counts"] = data.class_counts()
+    exp = build_experiment(cfg, [m.seed for m in members], records[0]["choices"], datasets)
+    settings = exp.trainer.settings
+    for k, record in enumerate(records):
+        record.update(task=exp.data.task, monitor=settings.monitor)
+        if exp.data.task == "classification":
+            record["class_counts"] = member_data(exp, k).class_counts()
     results = exp.trainer.fit()
     preds = predict_chosen(exp, results)
     evaluated = evaluate_members(exp, results, preds)
@@ -178,8 +215,9 @@ def _train_part(cfg: DictConfig, members: list[Member]) -> list[MemberResult]:
         member.record["warnings"] = [warning] if warning else []
         if scores is not None:
             member.record.update(metrics=scores["test"], val_metrics=scores["val"])
-            if data.task == "forecast":
-                write_predictions(member.directory, data.test.x, data.test.y, preds["test"][k])
+            if exp.data.task == "forecast":
+                test = member_data(exp, k).test
+                write_predictions(member.directory, test.x, test.y, preds["test"][k])
         result.state = None  # evaluated: free the parameters before the next split
     return results
 

@@ -13,9 +13,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from lossbench.errors import ConfigError
-from lossbench.plan import job_splits
+from lossbench.plan import JobContext, job_splits, make_plan
+from lossbench.runner import training_groups
 from tests.conftest import FAST, read_metrics
-from tests.inprocess import run_inprocess
+from tests.inprocess import composed, run_inprocess
 
 # wall times and the batch lists describe how a job ran, not what it computed
 BOOKKEEPING = ("seeds", "splits", "wall_time_s", "job_wall_time_s", "versions")
@@ -39,8 +40,24 @@ def _computed(record: dict) -> dict:
     return {k: v for k, v in record.items() if k not in BOOKKEEPING}
 
 
-def test_split_members_equal_single_runs(tmp_path):
-    run_inprocess(["splits=[3,5]", "seeds=2", "dataset.seed=9", *VARIED], tmp_path / "job")
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        # full batch: members read their own split's stacked rows instead of one shared
+        # tensor; post-hoc adjustment with each split's own class prior
+        ["trainer.batch_size=full", "eval.posthoc_tau=1.0", "trainer.monitor=balanced_accuracy"],
+    ],
+    ids=["minibatch", "fullbatch-posthoc"],
+)
+def test_split_members_equal_single_runs(tmp_path, extra):
+    args = [*VARIED, *extra]
+    cfg, _ = composed(["splits=[3,5]", "seeds=2", *args])
+    ctx = JobContext(tmp_path, False, [], {}, tmp_path)
+    plan = make_plan(cfg, ctx)
+    ((members, datasets),) = training_groups(cfg, plan, plan.members)  # one stacked model
+    assert len(members) == 4 and datasets[0] is datasets[1] and datasets[0] is not datasets[2]
+    run_inprocess(["splits=[3,5]", "seeds=2", "dataset.seed=9", *args], tmp_path / "job")
     members = sorted(p.parent for p in (tmp_path / "job").rglob("metrics.json"))
     assert [p.relative_to(tmp_path / "job").as_posix() for p in members] == [
         "split_3/seed_0",
@@ -52,7 +69,7 @@ def test_split_members_equal_single_runs(tmp_path):
     for split in (3, 5):
         for seed in (0, 1):
             single = tmp_path / f"single_{split}_{seed}"
-            run_inprocess([*VARIED, f"dataset.seed={split}", f"seed={seed}"], single)
+            run_inprocess([*args, f"dataset.seed={split}", f"seed={seed}"], single)
             member = tmp_path / "job" / f"split_{split}" / f"seed_{seed}"
             batched, alone = read_metrics(member), read_metrics(single)
             assert batched["status"] == "completed"
@@ -140,3 +157,25 @@ def test_wall_times_and_stdout(tmp_path, capsys, monkeypatch):
     assert "split 1 seed 1" in out and "split_<split>/seed_<seed>/" in out
     record = read_metrics(tmp_path / "job" / "split_0" / "seed_0")
     assert record["job_wall_time_s"] >= record["wall_time_s"] > 0
+
+
+def test_a_failing_split_keeps_the_splits_trained_before(tmp_path, monkeypatch, capsys):
+    from lossbench import runner
+
+    real = runner._train_part
+
+    def flaky(cfg, members, datasets):
+        if members[0].split == 1:
+            raise RuntimeError("boom")
+        return real(cfg, members, datasets)
+
+    monkeypatch.setattr(runner, "_train_part", flaky)
+    monkeypatch.setattr(runner, "alike", lambda datasets: False)  # one training per split
+    assert run_inprocess(["splits=3", *FAST], tmp_path / "job", multirun=True) is None
+    done = read_metrics(tmp_path / "job" / "split_0" / "seed_0")
+    assert done["status"] == "completed" and done["error"] is None
+    for split in (1, 2):
+        failed = read_metrics(tmp_path / "job" / f"split_{split}" / "seed_0")
+        assert failed["status"] == "failed" and failed["error"] == "RuntimeError: boom"
+        assert "Traceback" in failed["traceback"]
+    assert capsys.readouterr().err.strip() == "error: RuntimeError: boom"

@@ -39,14 +39,27 @@ def check_task(tau: float, task: str, dataset: str | None) -> None:
 
 
 def logit_adjuster(
-    class_prior: Sequence[float], tau: float
+    class_prior: Sequence[float] | Sequence[Sequence[float]], tau: float
 ) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """``z -> z - tau * log(prior)`` over the last (class) axis; None when ``tau`` is 0."""
+    """``z -> z - tau * log(prior)`` over the last (class) axis; None when ``tau`` is 0.
+
+    ``class_prior`` is one prior ``[C]`` for all members, or one per member ``[K][C]``
+    (members trained on different data splits) applied to predictions ``[K, N, C]``.
+    """
     if not tau:
         return None
-    prior = torch.tensor(list(class_prior), dtype=torch.float64)
+    prior = torch.tensor(
+        [list(p) for p in class_prior] if _nested(class_prior) else list(class_prior),
+        dtype=torch.float64,
+    )
+    if prior.ndim == 2:
+        prior = prior.unsqueeze(1)  # [K, 1, C] against [K, N, C]
 
     def adjust(pred: torch.Tensor) -> torch.Tensor:
         return pred - tau * prior.to(pred.dtype).log()
 
     return adjust
+
+
+def _nested(prior: Sequence[Any]) -> bool:
+    return bool(prior) and isinstance(prior[0], Sequence)

@@ -94,6 +94,11 @@ class Trainer:
     ``adjust`` maps validation predictions ``[K, N, ...]`` to what the final evaluation
     scores (e.g. post-hoc logit adjustment) before a metric monitor is computed; the
     validation loss is always that of the raw outputs.
+
+    ``data`` is one dataset for all members, or one per member (members trained on
+    different data splits, e.g. ``splits`` x ``seeds`` in one stacked model); the
+    datasets must then be alike (:func:`alike`: task and every shape), and member
+    ``k`` reads only its own split's rows, exactly as its single run does.
     """
 
     def __init__(
@@ -101,7 +106,7 @@ class Trainer:
         model: StackedModel,
         loss_fn: LossFn | Sequence[LossFn],
         optimizer: torch.optim.Optimizer,
-        data: Dataset,
+        data: Dataset | Sequence[Dataset],
         settings: TrainSettings,
         adjust: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
@@ -111,7 +116,12 @@ class Trainer:
         if len(self.loss_fns) != self.k:
             raise ValueError(f"{len(self.loss_fns)} loss instances for {self.k} members")
         self.optimizer = optimizer
-        self.data = data
+        datasets = list(data) if isinstance(data, Sequence) else [data] * self.k
+        if len(datasets) != self.k:
+            raise ValueError(f"{len(datasets)} datasets for {self.k} members")
+        self.data = datasets[0]  # task and shapes, the same for every member
+        self.datasets = datasets
+        self._own = self._member_inputs(datasets)
         self.settings = settings
         self.adjust = adjust
         self.eligible_from = [schedule_start(f, settings.epochs) for f in self.loss_fns]
@@ -139,12 +149,40 @@ class Trainer:
             out.append(value)
         return out
 
+    def _member_inputs(self, datasets: list[Dataset]) -> dict[str, Split] | None:
+        """Per-member splits stacked ``[K, N, ...]`` when members have different data, else None."""
+        if all(d is datasets[0] for d in datasets):
+            return None
+        if not alike(datasets):
+            raise ValueError("members' datasets differ in task or shape; train them apart")
+        return {
+            name: Split(
+                torch.stack([getattr(d, name).x for d in datasets]),
+                torch.stack([getattr(d, name).y for d in datasets]),
+            )
+            for name in ("train", "val", "test")
+        }
+
     @torch.no_grad()
     def predict(self, split: Split) -> torch.Tensor:
-        """Predictions of every member on ``split``: [K, N, ...]."""
+        """Predictions of every member on ``split`` (one split for all): [K, N, ...]."""
         self.model.eval()
         out = self.model(split.x.unsqueeze(0).expand(self.k, *split.x.shape))
         return self._shape(out)
+
+    @torch.no_grad()
+    def predict_split(self, name: str) -> torch.Tensor:
+        """Predictions of every member on its own ``name`` split (train, val, test): [K, N, ...]."""
+        if self._own is None:
+            return self.predict(getattr(self.data, name))
+        self.model.eval()
+        return self._shape(self.model(self._own[name].x))
+
+    def targets(self, name: str) -> tuple[torch.Tensor, bool]:
+        """Targets of the ``name`` split and whether one tensor serves all members."""
+        if self._own is None:
+            return getattr(self.data, name).y, True
+        return self._own[name].y, False
 
     # -- state snapshots -------------------------------------------------
     def _snapshot(self, k: int) -> list[torch.Tensor]:
@@ -181,6 +219,7 @@ class Trainer:
     def _train_epoch(self, gens: list[torch.Generator], active: list[int]) -> torch.Tensor:
         """One pass over the training split; the mean mini-batch loss of each member."""
         train = self.data.train
+        own = None if self._own is None else self._own["train"]
         n = len(train)
         full = self.settings.batch_size is None
         batch = n if full else min(self.settings.batch_size, n)
@@ -188,13 +227,20 @@ class Trainer:
         order = None if full else torch.stack([torch.randperm(n, generator=g) for g in gens])
         self.model.train()
         step_values = []
+        rows = torch.arange(self.k).unsqueeze(1)
         for start in range(0, n, batch):
-            if order is None:
+            if order is None and own is not None:
+                xb, yb = own.x, own.y
+            elif order is None:
                 xb, yb = train.x.unsqueeze(0).expand(self.k, *train.x.shape), train.y
             else:
                 idx = order[:, start : start + batch]
-                xb, yb = train.x[idx], train.y[idx]
-            losses = self._losses(self._shape(self.model(xb)), yb, active, shared=full)
+                if own is None:
+                    xb, yb = train.x[idx], train.y[idx]
+                else:  # member k's rows of its own split
+                    xb, yb = own.x[rows, idx], own.y[rows, idx]
+            shared = full and own is None
+            losses = self._losses(self._shape(self.model(xb)), yb, active, shared=shared)
             stacked = torch.stack(losses) if len(losses) > 1 else None
             total = losses[0] if stacked is None else stacked.sum()
             # = optimizer.zero_grad(set_to_none=True) without its profiler bookkeeping
@@ -216,17 +262,19 @@ class Trainer:
         self, epoch: int, train_loss: torch.Tensor, results: list[MemberResult], active: list[int]
     ) -> None:
         """Record each active member's epoch; retire members that diverged or stopped early."""
-        s, val = self.settings, self.data.val
-        val_pred = self.predict(val)
+        s = self.settings
+        val_pred = self.predict_split("val")
+        val_y, shared = self.targets("val")
         with torch.no_grad():
-            val_losses = self._losses(val_pred, val.y, active, shared=True)
+            val_losses = self._losses(val_pred, val_y, active, shared=shared)
         adjusted = self.adjust is not None and s.monitor != "loss"
         scored = self.adjust(val_pred) if adjusted else val_pred
         for k, val_loss in zip(list(active), val_losses, strict=True):
             res = results[k]
+            y_k = val_y if shared else val_y[k]
             res.epochs_run = epoch
             row = {"epoch": epoch, "train_loss": float(train_loss[k]), "val_loss": float(val_loss)}
-            row.update(self._components(k, val_pred[k], val.y))
+            row.update(self._components(k, val_pred[k], y_k))
             res.history.append(row)
             if not (math.isfinite(row["train_loss"]) and math.isfinite(row["val_loss"])):
                 res.status, res.diverged_epoch = "diverged", epoch
@@ -240,7 +288,7 @@ class Trainer:
             if s.monitor == "loss":
                 value = row["val_loss"]
             else:
-                value = monitor_value(s.monitor, self.data, val.y, scored[k])
+                value = monitor_value(s.monitor, self.datasets[k], y_k, scored[k])
                 row[f"val_{s.monitor}"] = value
             if epoch >= res.eligible_from and self._improved(value, res.best_value):
                 res.best_value, res.best_epoch = value, epoch
@@ -283,6 +331,23 @@ class Trainer:
         if monitor != "loss":
             text += f"  {monitor} {mean(f'val_{monitor}'):.4f}"
         return text
+
+
+def alike(datasets: Sequence[Dataset]) -> bool:
+    """Datasets that one stacked model can train side by side: same task, classes and shapes."""
+    first = datasets[0]
+
+    def shape(d: Dataset) -> tuple:
+        return (
+            d.task,
+            d.n_classes,
+            *(
+                (tuple(s.x.shape), tuple(s.y.shape), s.x.dtype, s.y.dtype)
+                for s in (d.train, d.val, d.test)
+            ),
+        )
+
+    return all(shape(d) == shape(first) for d in datasets)
 
 
 def settings_from_config(cfg: Any, task: str, known: list[str]) -> TrainSettings:

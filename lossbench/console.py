@@ -6,10 +6,21 @@ Inside a sweep each job prints one line instead; the sweep's report is the table
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+
+def _console(table: Table | None = None) -> Console:
+    """The terminal's console; in a pipe or file (where rich assumes 80 columns and would
+    cut the per-seed table) as wide as ``table`` needs, unless ``COLUMNS`` is set."""
+    console = Console()
+    if console.is_terminal or "COLUMNS" in os.environ or table is None:
+        return console
+    wide = Console(width=10_000)
+    return Console(width=max(80, wide.measure(table).maximum))
 
 
 def _what(record: dict[str, Any]) -> str:
@@ -36,7 +47,7 @@ def print_run_summary(record: dict[str, Any], out_dir: str) -> None:
     table.add_column("value", justify="right")
     for name, value in (record.get("metrics") or {}).items():
         table.add_row(name, "-" if value is None else f"{value:.4f}")
-    console = Console()
+    console = _console(table)
     console.print(f"[bold]{_what(record)} · seed={record.get('seed')}[/]")
     console.print(table)
     status = record["status"]
@@ -81,7 +92,7 @@ def print_seeds_summary(records: list[dict[str, Any]], out_dir: str) -> None:
         values = [(r.get("metrics") or {}).get(name) for r in records]
         cells = ["-" if v is None else f"{v:.4f}" for v in values]
         table.add_row(name, *cells, _mean_std(values))
-    console = Console()
+    console = _console(table)
     console.print(f"[bold]{_what(records[0])} · seeds={seeds}[/]")
     console.print(table)
     done = sum(r["status"] == "completed" for r in records)

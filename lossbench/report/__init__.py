@@ -1,5 +1,5 @@
 """Comparison reports: did the loss help? Read sweeps from disk, aggregate over seeds,
-test against the baseline, write CSV, Markdown and plots.
+test against the baseline, write CSV, Markdown, plots and one HTML page.
 
 ``make_report`` is used by the Hydra callback after every multirun and by
 ``lossbench report``; both write the same files. Nothing here imports torch.
@@ -23,7 +23,8 @@ class Report:
 
 
 def make_report(paths: Sequence[str | Path], out_dir: str | Path, options: Options) -> Report:
-    """Write ``results.csv``, ``summary.csv``, ``summary.md`` and ``plots/`` into ``out_dir``."""
+    """Write ``results.csv``, ``summary.csv``, ``summary.md``, ``plots/`` and the
+    self-contained ``report.html`` into ``out_dir``."""
     from lossbench.report import tables
 
     out_dir = Path(out_dir)
@@ -37,6 +38,9 @@ def make_report(paths: Sequence[str | Path], out_dir: str | Path, options: Optio
         from lossbench.report.plots import draw_all
 
         plots = draw_all(results, summary, out_dir)
+    from lossbench.report.html import write_html
+
+    write_html(results, summary, options, plots, out_dir, paths)
     return Report(results, summary, plots)
 
 

@@ -34,18 +34,36 @@ def _p(x: float) -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
 
 
+def short_labels(part) -> list[str]:
+    """Row names inside one table: the loss and only the keys that vary *in this table*
+    (``focal loss.gamma=2``), so a multi-dataset sweep does not repeat ``dataset=...``
+    in every row. The key columns are those before ``config`` in the summary."""
+    keys = list(part.columns[: list(part.columns).index("config")])
+    varying = [k for k in keys if part[k].nunique() > 1]
+    labels = []
+    for _, r in part.iterrows():
+        parts = [r["loss"]] if "loss" in varying or not varying else []
+        parts += [f"{k}={r[k]}" for k in varying if k != "loss" and r[k] != ""]
+        labels.append(" ".join(parts) or str(r["loss"]))
+    return labels
+
+
 def headline_rows(summary: Summary) -> list[tuple[str, list[list[str]]]]:
     """Per dataset: a title and rows of (config, n, mean ± std, CI, Δ, p, verdict)."""
     out = []
     for dataset, part in summary.df.groupby("dataset", sort=False):
         metric = part["metric"].iloc[0]
-        base = next((b for b in part["baseline"] if b), "")
+        labels = dict(zip(part.index, short_labels(part), strict=True))
+        is_base = part["verdict"] == "baseline"
+        base = labels[part.index[is_base][0]] if is_base.sum() == 1 else ""
+        if is_base.sum() > 1:  # e.g. one baseline per imbalance ratio
+            base = f"{part.loc[is_base, 'loss'].iloc[0]} (the matching one per row)"
         title = (
             f"dataset={dataset} ({part['task'].iloc[0] or '?'}) · metric {metric} "
             f"({direction(metric)}) · baseline {base or 'none'}"
         )
         rows = []
-        for _, r in part.iterrows():
+        for i, r in part.iterrows():
             m, nan = r["metric"], math.nan
             mean_std = f"{_num(r.get(f'{m}_mean', nan))} ± {_num(r.get(f'{m}_std', nan))}"
             mean_std = mean_std.strip(" ±")
@@ -54,7 +72,7 @@ def headline_rows(summary: Summary) -> list[tuple[str, list[list[str]]]]:
             verdict = MARK.get(r["verdict"], r["verdict"])
             n = f"{r['n']}" + (f" (+{r['excluded']} excluded)" if r["excluded"] else "")
             rows.append(
-                [r["config"], n, mean_std, ci, _signed(r["delta"]), _p(r["p_value"]), verdict]
+                [labels[i], n, mean_std, ci, _signed(r["delta"]), _p(r["p_value"]), verdict]
             )
         out.append((title, rows))
     return out
@@ -74,8 +92,8 @@ def markdown(summary: Summary, options: Options) -> str:
         shown = [m for m in metrics if not m.startswith("recall_class_")]
         lines += ["All metrics, mean ± std over completed seeds:", ""]
         body = [
-            [r["config"]] + [f"{_num(r[f'{m}_mean'])} ± {_num(r[f'{m}_std'])}" for m in shown]
-            for _, r in part.iterrows()
+            [label] + [f"{_num(r[f'{m}_mean'])} ± {_num(r[f'{m}_std'])}" for m in shown]
+            for label, (_, r) in zip(short_labels(part), part.iterrows(), strict=True)
         ]
         lines += [_md_table(["config", *shown], body), ""]
         if len(shown) < len(metrics):
@@ -109,7 +127,9 @@ def print_console(summary: Summary, options: Options, console: Console | None = 
     """The headline tables and notes, as rich tables on the terminal."""
     console = console or _console()
     for title, rows in headline_rows(summary):
-        table = Table(title=title, title_justify="left")
+        # The title on its own line: as a rich table title it would wrap at the table's width.
+        console.print(title, style="bold", overflow="fold")
+        table = Table()
         for name in HEADER:
             if name == "config":
                 table.add_column(name, overflow="fold")

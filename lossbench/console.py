@@ -48,7 +48,7 @@ def print_run_summary(record: dict[str, Any], out_dir: str) -> None:
     for name, value in (record.get("metrics") or {}).items():
         table.add_row(name, "-" if value is None else f"{value:.4f}")
     console = _console(table)
-    console.print(f"[bold]{_what(record)} · seed={record.get('seed')}[/]")
+    console.print(f"[bold]{_what(record)} · seed={record.get('seed')}[/]", soft_wrap=True)
     console.print(table)
     status = record["status"]
     style = {"completed": "green", "diverged": "yellow"}.get(status, "red")
@@ -60,7 +60,8 @@ def print_run_summary(record: dict[str, Any], out_dir: str) -> None:
     if record.get("diverged_epoch"):
         extra = f"diverged at epoch {record['diverged_epoch']}"
     console.print(
-        f"[{style}]{status}[/] {extra} · {record['wall_time_s']:.1f}s · results in {out_dir}"
+        f"[{style}]{status}[/] {extra} · {record['wall_time_s']:.1f}s · results in {out_dir}",
+        soft_wrap=True,
     )
 
 
@@ -93,12 +94,13 @@ def print_seeds_summary(records: list[dict[str, Any]], out_dir: str) -> None:
         cells = ["-" if v is None else f"{v:.4f}" for v in values]
         table.add_row(name, *cells, _mean_std(values))
     console = _console(table)
-    console.print(f"[bold]{_what(records[0])} · seeds={seeds}[/]")
+    console.print(f"[bold]{_what(records[0])} · seeds={seeds}[/]", soft_wrap=True)
     console.print(table)
     done = sum(r["status"] == "completed" for r in records)
     wall = records[0].get("job_wall_time_s", 0.0)
     style = "green" if done == len(records) else "yellow"
     console.print(
         f"[{style}]{done}/{len(records)} seeds completed[/] · {wall:.1f}s for all seeds"
-        f" · results in {out_dir}/seed_<seed>/"
+        f" · results in {out_dir}/seed_<seed>/",
+        soft_wrap=True,
     )

@@ -328,8 +328,9 @@ def _forecast_windows(part, results: Results, jobs, plot_dir: Path, suffix: str)
     n = min(N_WINDOWS, ref["y"].shape[0])
     fig, axes = _figure(4.4 * n, 3.6, ncols=n)
     for i, ax in enumerate(axes):
-        hist = ref["x"][i].reshape(ref["x"].shape[1], -1)[:, 0]
         truth = ref["y"][i].reshape(ref["y"].shape[1], -1)[:, 0]
+        hist = ref["x"][i].reshape(ref["x"].shape[1], -1)[:, 0]
+        hist = hist[-max(3 * len(truth), 12) :]  # enough context; the forecast stays legible
         t_hist = np.arange(-len(hist), 0)
         t_fut = np.arange(len(truth))
         ax.plot(t_hist, hist, color="0.55", lw=1.2, label="input", zorder=2)
@@ -399,7 +400,10 @@ def _learning_curves(part, results: Results, jobs, plot_dir: Path, suffix: str) 
         ax.set_title(col, fontsize=10)
         ax.grid(alpha=0.3)
         allv = np.concatenate(values) if values else np.array([])
-        if col.endswith("loss") and allv.size and (allv[np.isfinite(allv)] > 0).all():
+        allv = allv[np.isfinite(allv)]
+        error_like = col.endswith("loss") or direction(metric) == "lower is better"
+        positive = allv.size and (allv > 0).all()
+        if error_like and positive and (col.endswith("loss") or allv.max() / allv.min() > 10):
             ax.set_yscale("log")
             _log_axis(ax.yaxis, allv)
     nseeds = max(int(n.max()) for _, _, n in curves.values())

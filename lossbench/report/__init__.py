@@ -38,6 +38,7 @@ def make_report(paths: Sequence[str | Path], out_dir: str | Path, options: Optio
         from lossbench.report.plots import draw_all
 
         plots = draw_all(results, summary, out_dir)
+    # Last: the page embeds every file written above (and leaderboard.csv, if any).
     from lossbench.report.html import write_html
 
     write_html(results, summary, options, plots, out_dir, paths)

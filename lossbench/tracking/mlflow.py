@@ -198,6 +198,9 @@ class MlflowCallback(ReportCallback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check()
 
+    def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
+        print(f"mlflow: run logged to {self.tracking_uri or default_uri()}")
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Check MLflow is installed, then open the sweep's parent run (its id in a file,
         so that jobs in other processes can nest their runs under it)."""

@@ -188,7 +188,7 @@ def render(
         keys = list(dict.fromkeys(k for v in found for k in v))
         out += ["<h2>Versions</h2>", _table(keys, [[v.get(k) for k in keys] for v in found])]
     out += [
-        "<p class=\"method\">Files beside this page: summary.md, summary.csv (every metric "
+        '<p class="method">Files beside this page: summary.md, summary.csv (every metric '
         "with std and CI), results.csv (one row per job), plots/.</p>",
         "</body></html>",
     ]

@@ -108,13 +108,20 @@ def _save(fig: plt.Figure, path: Path) -> list[Path]:
     return [path]
 
 
-def _style(i: int) -> dict:
-    """Colour, line style and marker of the i-th line: two lines never look alike,
-    and a dashed line drawn over a solid one leaves both visible."""
+def _style(i: int, n: int = 1) -> dict:
+    """Colour, line style, marker and size of the i-th of ``n`` lines.
+
+    Two lines never look alike, and where curves coincide (logit adjustment and
+    balanced softmax at tau = 1) each later one is drawn thinner, with smaller
+    markers, on top of the earlier ones, so every curve stays visible.
+    """
+    shrink = 0.0 if n <= 1 else i / (n - 1)
     return {
         "color": f"C{i % 10}",
         "linestyle": LINESTYLES[i % len(LINESTYLES)],
         "marker": MARKERS[i % len(MARKERS)],
+        "linewidth": 2.6 - 1.4 * shrink,
+        "markersize": 7.5 - 4.0 * shrink,
         "zorder": 3 + 0.01 * i,
     }
 
@@ -280,21 +287,21 @@ def _per_class_recall(part: pd.DataFrame, results: Results, jobs, plot_dir: Path
     if not profiles:
         return []
     n = len(profiles)
-    fig, axes = _figure(min(5.2 * n, 16), 4.2, ncols=n, sharey=True)
+    fig, axes = _figure(min(5.2 * n, 16) + 1.6, 4.2, ncols=n, sharey=True)
+    panel_labels = {
+        counts: short_labels(pd.DataFrame([r for r, _ in rows]))
+        if n > 1
+        else [r["label"] for r, _ in rows]
+        for counts, rows in profiles.items()
+    }
+    # One style per label across panels, so "ce" looks the same in every profile.
+    names = list(dict.fromkeys(label for labels in panel_labels.values() for label in labels))
     for ax, (counts, rows) in zip(axes, profiles.items(), strict=True):
         order = np.argsort(counts, kind="stable")[::-1]
         freq = np.asarray(counts, dtype=float)[order]
-        labels = short_labels(pd.DataFrame([r for r, _ in rows])) if n > 1 else None
-        for i, (r, recall) in enumerate(rows):
-            ax.plot(
-                freq,
-                recall[order],
-                label=labels[i] if labels else r["label"],
-                ms=5,
-                lw=1.4,
-                alpha=0.9,
-                **_style(i),
-            )
+        for label, (_, recall) in zip(panel_labels[counts], rows, strict=True):
+            style = _style(names.index(label), len(names))
+            ax.plot(freq, recall[order], label=label, alpha=0.9, **style)
         if freq.min() > 0 and freq.max() > freq.min():
             ax.set_xscale("log")
             _log_axis(ax.xaxis, freq)
@@ -305,7 +312,12 @@ def _per_class_recall(part: pd.DataFrame, results: Results, jobs, plot_dir: Path
         ax.set_xlabel("training samples of the class (head → tail)")
         ax.set_title(_profile_title(counts), fontsize=9)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+    handles = {}
+    for ax in axes:
+        handles |= dict(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+    fig.legend(
+        [handles[k] for k in names], names, loc="outside right upper", fontsize=8, frameon=False
+    )
     axes[0].set_ylabel("test recall (mean over seeds)")
     fig.suptitle(
         f"{part['dataset'].iloc[0]}: per-class recall against training frequency", fontsize=10
@@ -337,8 +349,8 @@ def _forecast_windows(part, results: Results, jobs, plot_dir: Path, suffix: str)
         ax.plot(t_fut, truth, color="black", lw=2.4, label="truth", zorder=2)
         for k, (config, (p, seed)) in enumerate(preds.items()):
             pred = p["pred"][i].reshape(p["pred"].shape[1], -1)[:, 0]
-            style = _style(k) | {"marker": None}
-            ax.plot(t_fut, pred, lw=1.6, label=f"{config} (seed {seed})", **style)
+            style = _style(k, len(preds)) | {"marker": None}
+            ax.plot(t_fut, pred, label=f"{config} (seed {seed})", **style)
         ax.axvline(-0.5, color="0.8", lw=1, zorder=1)
         ax.set_title(f"test window {i}", fontsize=10)
         ax.set_xlabel("time step (0 = first forecast step)")
@@ -377,23 +389,13 @@ def _learning_curves(part, results: Results, jobs, plot_dir: Path, suffix: str) 
         for i, (config, (mean, std, n)) in enumerate(curves.items()):
             if col not in mean.columns:
                 continue
-            style = _style(i)
+            style = _style(i, len(curves))
             every = max(1, len(mean) // 8)
-            ax.plot(
-                mean.index,
-                mean[col],
-                label=config,
-                lw=1.5,
-                ms=4,
-                markevery=(i % every, every),
-                **style,
-            )
+            ax.plot(mean.index, mean[col], label=config, markevery=(i % every, every), **style)
             band = (n >= 2).to_numpy() & np.isfinite(std[col].to_numpy(dtype=float))
             lo = (mean[col] - std[col]).to_numpy(dtype=float)
             hi = (mean[col] + std[col]).to_numpy(dtype=float)
-            ax.fill_between(
-                mean.index, lo, hi, where=band, color=style["color"], alpha=0.15, lw=0
-            )
+            ax.fill_between(mean.index, lo, hi, where=band, color=style["color"], alpha=0.15, lw=0)
             values.append(mean[col].to_numpy(dtype=float))
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

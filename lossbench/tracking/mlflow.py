@@ -43,7 +43,12 @@ DEFAULT_ARTIFACTS = Path("outputs") / "mlartifacts"
 PARENT_ID_FILE = ".mlflow_parent_run_id"
 SEED_FILES = ("metrics.json", "history.csv", "predictions.npz")
 REPORT_FILES = (
-    "report.html", "summary.md", "summary.csv", "results.csv", "leaderboard.md", "leaderboard.csv"
+    "report.html",
+    "summary.md",
+    "summary.csv",
+    "results.csv",
+    "leaderboard.md",
+    "leaderboard.csv",
 )
 STATUS = {"completed": "FINISHED"}  # diverged and failed runs are FAILED in MLflow
 

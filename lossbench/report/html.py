@@ -19,9 +19,10 @@ import pandas as pd
 import yaml
 
 from lossbench.io import atomic_write_text
+from lossbench.report import tables
 from lossbench.report.collect import Results
 from lossbench.report.summary import Options, Summary, describe_method
-from lossbench.report.tables import HEADER, headline_rows, short_labels
+from lossbench.report.tables import headline_rows, short_labels
 
 HTML_FILE = "report.html"
 LEADERBOARD_FILE = "leaderboard.csv"
@@ -153,16 +154,21 @@ def render(
         "<h2>Command</h2>",
     ]
     out += [f"<pre>{html.escape(c)}</pre>" for c in commands(paths or [out_dir], results)]
+    orphans = [p for p in plots if _dataset_of(p, datasets) is None and p.is_file()]
     board = out_dir / LEADERBOARD_FILE
     if board.is_file():
         df = pd.read_csv(board)
         out += ["<h2>Leaderboard</h2>", _table(list(df.columns), df.itertuples(index=False))]
-    parts = dict(list(summary.df.groupby("dataset", sort=False)))
-    for (title, rows), dataset in zip(headline_rows(summary), parts, strict=True):
-        part = parts[dataset]
+        out += [_image(p) for p in orphans]  # the plots across datasets (e.g. ranks)
+        orphans = []
+    # One section per table (a dataset, or a dataset with its options where the
+    # summary has a ``problem`` column), each dataset's plots after its last table.
+    key = "problem" if "problem" in summary.df.columns else "dataset"
+    parts = list(summary.df.groupby(key, sort=False))
+    for i, ((title, rows), (_, part)) in enumerate(zip(headline_rows(summary), parts, strict=True)):
         out += [f"<h2>{html.escape(title)}</h2>"]
         classes = [VERDICT_CLASS.get(r[-1], "") for r in rows]
-        out.append(_table(HEADER, rows, classes))
+        out.append(_table(_headline_header(options), rows, classes))
         metrics = [
             m
             for m in summary.metrics
@@ -175,8 +181,10 @@ def render(
                 for label, (_, r) in zip(short_labels(part), part.iterrows(), strict=True)
             ]
             out.append(_table(["config", *metrics], body))
-        out += [_image(p) for p in plots if _dataset_of(p, datasets) == dataset and p.is_file()]
-    orphans = [p for p in plots if _dataset_of(p, datasets) is None and p.is_file()]
+        dataset = part["dataset"].iloc[0]
+        later = {p["dataset"].iloc[0] for _, p in parts[i + 1 :]}
+        if dataset not in later:
+            out += [_image(p) for p in plots if _dataset_of(p, datasets) == dataset and p.is_file()]
     if orphans:
         out += ["<h2>Other plots</h2>", *map(_image, orphans)]
     if summary.notes:
@@ -193,6 +201,13 @@ def render(
         "</body></html>",
     ]
     return "\n".join(out) + "\n"
+
+
+def _headline_header(options: Options) -> list[str]:
+    """The headline table's column names: ``tables.HEADER``, or ``tables._header(options)``
+    where the columns depend on the options (a multiple-comparison correction adds one)."""
+    header = getattr(tables, "_header", None)
+    return header(options) if header is not None else list(tables.HEADER)
 
 
 def _pm(row: pd.Series, metric: str) -> str:

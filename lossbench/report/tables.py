@@ -38,7 +38,7 @@ def short_labels(part) -> list[str]:
     """Row names inside one table: the loss and only the keys that vary *in this table*
     (``focal loss.gamma=2``), so a multi-dataset sweep does not repeat ``dataset=...``
     in every row. The key columns are those before ``config`` in the summary."""
-    keys = list(part.columns[: list(part.columns).index("config")])
+    keys = [k for k in part.columns[: list(part.columns).index("config")] if k != "problem"]
     varying = [k for k in keys if part[k].nunique() > 1]
     labels = []
     for _, r in part.iterrows():

@@ -3,10 +3,8 @@ tables carry one title each with rows named by what varies in them."""
 
 from __future__ import annotations
 
-import pandas as pd
-
 from lossbench.console import print_seeds_summary
-from lossbench.report.summary import Options, Summary
+from lossbench.report.summary import Options
 from lossbench.report.tables import print_console
 
 METRICS = ["accuracy", "balanced_accuracy", "macro_f1", "average_precision", "recall_class_1"]
@@ -37,43 +35,24 @@ def test_per_seed_table_is_not_cut_in_a_pipe(capsys, monkeypatch):
     assert "07-13-28-344791/seed_<seed>/" in lines[-1]  # the last line not wrapped
 
 
-def _summary() -> Summary:
-    rows = []
-    for dataset in ("digits_lt", "sine"):
-        for loss, verdict in (("ce", "baseline"), ("focal", "n.s.")):
-            rows.append(
-                {
-                    "dataset": dataset,
-                    "model": "mlp",
-                    "loss": loss,
-                    "optimizer": "adam",
-                    "config": f"{loss} dataset={dataset}",
-                    "task": "classification",
-                    "n_jobs": 3,
-                    "n": 3,
-                    "excluded": 0,
-                    "accuracy_mean": 0.8,
-                    "accuracy_std": 0.01,
-                    "accuracy_ci95": 0.02,
-                    "accuracy_n": 3,
-                    "metric": "accuracy",
-                    "baseline": f"ce dataset={dataset}",
-                    "delta": float("nan") if verdict == "baseline" else 0.01,
-                    "p_value": float("nan") if verdict == "baseline" else 0.3,
-                    "n_pairs": 3,
-                    "verdict": verdict,
-                }
-            )
-    return Summary(pd.DataFrame(rows), ["accuracy"])
+def test_report_tables_one_title_each_rows_without_dataset(tmp_path, capsys, monkeypatch):
+    """Two datasets (one swept over two imbalance ratios): each table's title once, whole,
+    and its rows named by the loss and what varies, never by ``dataset=``."""
+    from lossbench.report.collect import load
+    from lossbench.report.summary import summarize
+    from tests.test_report_visuals import _classification_jobs, _forecast_jobs
 
-
-def test_report_tables_one_title_each_rows_without_dataset(capsys, monkeypatch):
+    _classification_jobs(tmp_path / "sweep")
+    _forecast_jobs(tmp_path / "sweep")
+    summary = summarize(load([tmp_path / "sweep"]), Options())
     monkeypatch.delenv("COLUMNS", raising=False)
-    print_console(_summary(), Options())
+    print_console(summary, Options())
     out = capsys.readouterr().out
-    for dataset in ("digits_lt", "sine"):
-        assert out.count(f"dataset={dataset} (classification)") == 1
-    assert out.count("· baseline ce\n") == 2  # the title names the baseline by its row name
-    rows = [line for line in out.splitlines() if line.startswith("│")]
-    assert len(rows) == 4 and not any("dataset=" in r for r in rows)
-    assert sum(r.split("│")[1].strip() == "focal" for r in rows) == 2
+    titles = [line for line in out.splitlines() if line.startswith("dataset=")]
+    assert len(titles) >= 2 and len(set(titles)) == len(titles)
+    assert all(" · baseline " in t for t in titles)  # not wrapped onto a second line
+    assert any(t.startswith("dataset=sine (forecast)") for t in titles)
+    rows = [line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│")]
+    assert len(rows) == 6 + 3
+    assert not any(r.startswith("dataset=") or " dataset=" in r for r in rows)
+    assert rows.count("soft_dtw") == 1 and rows.count("mse") == 1

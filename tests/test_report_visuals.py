@@ -262,8 +262,12 @@ def test_html_is_self_contained_with_every_table_and_plot(report):
     assert set(images) == on_disk
     assert not re.search(r"(src|href)=\"(https?:|//|file:)", page)
     assert "<script" not in page and "<link" not in page
-    board = (root / "leaderboard.csv").is_file()
-    assert page.count("<table>") == 2 * 2 + 1 + board  # 2 per dataset, versions, leaderboard
+    board = (root / "leaderboard.csv").is_file() and len(
+        (root / "leaderboard.csv").read_text().strip().splitlines()
+    ) > 1
+    sections = page.count("<h2>dataset=")  # one per dataset (or dataset with its options)
+    assert sections >= 2 and "<h2>dataset=sine" in page
+    assert page.count("<table>") == 2 * sections + 1 + board  # 2 per section, versions, board
     assert ("<h2>Leaderboard</h2>" in page) == board
     assert "lossbench run -m loss=ce,focal,logit_adjusted" in page  # rebuilt command
     assert "2.13.0" in page and "abc123" in page  # versions of the records
@@ -277,6 +281,9 @@ def test_html_renders_leaderboard_csv_when_present(report, tmp_path):
     (tmp_path / "leaderboard.csv").write_text("rank,loss,mean rank\n1,logit_adjusted,1.5\n")
     page = render(rep.results, rep.summary, Options(), rep.plots, tmp_path, [root])
     assert "<h2>Leaderboard</h2>" in page and "<td>logit_adjusted</td>" in page
+    (tmp_path / "leaderboard.csv").write_text("\n")  # no ranked configuration: no section
+    page = render(rep.results, rep.summary, Options(), rep.plots, tmp_path, [root])
+    assert "<h2>Leaderboard</h2>" not in page
 
 
 def _chromium() -> str | None:

@@ -156,9 +156,12 @@ def render(
     out += [f"<pre>{html.escape(c)}</pre>" for c in commands(paths or [out_dir], results)]
     orphans = [p for p in plots if _dataset_of(p, datasets) is None and p.is_file()]
     board = out_dir / LEADERBOARD_FILE
-    if board.is_file():
-        df = pd.read_csv(board)
-        out += ["<h2>Leaderboard</h2>", _table(list(df.columns), df.itertuples(index=False))]
+    board_df = _read_csv(board)
+    if board_df is not None:
+        out += [
+            "<h2>Leaderboard</h2>",
+            _table(list(board_df.columns), board_df.itertuples(index=False)),
+        ]
         out += [_image(p) for p in orphans]  # the plots across datasets (e.g. ranks)
         orphans = []
     # One section per table (a dataset, or a dataset with its options where the
@@ -201,6 +204,15 @@ def render(
         "</body></html>",
     ]
     return "\n".join(out) + "\n"
+
+
+def _read_csv(path: Path) -> pd.DataFrame | None:
+    """A CSV file as a table, or None when it is missing or holds no rows."""
+    try:
+        df = pd.read_csv(path)
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return None
+    return None if df.empty else df
 
 
 def _headline_header(options: Options) -> list[str]:

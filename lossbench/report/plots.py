@@ -158,8 +158,13 @@ def _metric_bars(part: pd.DataFrame, results: Results, jobs, plot_dir: Path, suf
     longest = max(len(str(label)) for label in part["label"])
     fig, (ax,) = _figure(max(7.5, 5.5 + 0.075 * longest), max(3.2, 1.4 + 0.42 * n))
     y = np.arange(n)[::-1]  # first configuration on top
-    base_mean = dict(zip(part["config"], part[f"{metric}_mean"], strict=True))
-    for yi, m, c, k, b in zip(y, means, ci, keys, part["baseline"], strict=True):
+    # A row's baseline: the row named in its ``baseline`` column, within its problem
+    # (the dataset with its options) where the summary has one.
+    scope = part["problem"] if "problem" in part.columns else part["dataset"]
+    names = list(zip(scope, part["config"], strict=True))
+    base_mean = dict(zip(names, part[f"{metric}_mean"], strict=True))
+    rows = zip(y, means, ci, keys, zip(scope, part["baseline"], strict=True), strict=True)
+    for yi, m, c, k, b in rows:
         color = VERDICTS[k][0]
         ax.errorbar(m, yi, xerr=c, fmt="o", color=color, ms=8, lw=2.5, capsize=5, zorder=3)
         if b in base_mean and np.isfinite(base_mean[b]):

@@ -182,9 +182,13 @@ def _metric_bars(part: pd.DataFrame, results: Results, jobs, plot_dir: Path, suf
     pad = 0.08 * (hi - lo) if hi > lo else 0.05 * abs(hi) + 1e-3
     ax.set_xlim(lo - pad, hi + pad)
     ax.set_xlabel(f"test {metric} ({direction(metric)})")
-    for yi, d, p in zip(y, part["delta"], part["p_value"], strict=True):
+    # The p the verdict used: Holm-adjusted where the summary has it.
+    p_col = "p_holm" if "p_holm" in part.columns else "p_value"
+    p_name = "p_holm" if p_col == "p_holm" else "p"
+    p_values = pd.to_numeric(part[p_col], errors="coerce").to_numpy(dtype=float)
+    for yi, d, p in zip(y, part["delta"].to_numpy(dtype=float), p_values, strict=True):
         if np.isfinite(d):
-            text = f"Δ {d:+.4f}" + (f"  p={p:.2g}" if np.isfinite(p) else "")
+            text = f"Δ {d:+.4f}" + (f"  {p_name}={p:.2g}" if np.isfinite(p) else "")
             ax.annotate(
                 text, (1.01, yi), xycoords=("axes fraction", "data"), va="center", fontsize=8
             )

@@ -74,3 +74,16 @@ def test_sweep_logs_one_run_per_seed_and_the_report(tmp_path):
         assert {"metrics.json", "history.csv", "hydra"} <= names
     report = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
     assert {"report/report.html", "report/summary.md", "report/plots"} <= report
+
+
+def test_without_mlflow_one_line_and_exit_2(tmp_path, monkeypatch):
+    """``+logger=mlflow`` where MLflow is not importable: the install command, exit 2,
+    before any training."""
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "mlflow.py").write_text("raise ImportError('no mlflow here')\n")
+    monkeypatch.setenv("PYTHONPATH", str(shadow))
+    proc = run_cli(["run", "+logger=mlflow", *FAST], tmp_path, check=False)
+    assert proc.returncode == 2
+    assert "pip install 'lossbench[mlflow]'" in proc.stderr
+    assert "Traceback" not in proc.stderr and not list(tmp_path.rglob("metrics.json"))

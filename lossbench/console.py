@@ -7,10 +7,21 @@ Inside a sweep each job prints one line per member instead; the sweep's report i
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+
+def _console(table: Table | None = None) -> Console:
+    """The terminal's console; in a pipe or file (where rich assumes 80 columns and would
+    cut the per-seed table) as wide as ``table`` needs, unless ``COLUMNS`` is set."""
+    console = Console()
+    if console.is_terminal or "COLUMNS" in os.environ or table is None:
+        return console
+    wide = Console(width=10_000)
+    return Console(width=max(80, wide.measure(table).maximum))
 
 
 def _what(record: dict[str, Any]) -> str:
@@ -46,8 +57,8 @@ def print_run_summary(record: dict[str, Any], out_dir: str) -> None:
     table.add_column("value", justify="right")
     for name, value in (record.get("metrics") or {}).items():
         table.add_row(name, "-" if value is None else f"{value:.4f}")
-    console = Console()
-    console.print(f"[bold]{_what(record)} · {_member(record)}[/]")
+    console = _console(table)
+    console.print(f"[bold]{_what(record)} · {_member(record)}[/]", soft_wrap=True)
     console.print(table)
     status = record["status"]
     style = {"completed": "green", "diverged": "yellow"}.get(status, "red")
@@ -59,7 +70,8 @@ def print_run_summary(record: dict[str, Any], out_dir: str) -> None:
     if record.get("diverged_epoch"):
         extra = f"diverged at epoch {record['diverged_epoch']}"
     console.print(
-        f"[{style}]{status}[/] {extra} · {record['wall_time_s']:.1f}s · results in {out_dir}"
+        f"[{style}]{status}[/] {extra} · {record['wall_time_s']:.1f}s · results in {out_dir}",
+        soft_wrap=True,
     )
     for warning in record.get("warnings") or []:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
@@ -103,17 +115,18 @@ def print_seeds_summary(records: list[dict[str, Any]], out_dir: str) -> None:
         values = [(r.get("metrics") or {}).get(name) for r in records]
         cells = ["-" if v is None else f"{v:.4f}" for v in values]
         table.add_row(name, *(cells if shown else []), _mean_std(values))
-    console = Console()
+    console = _console(table)
     what = f"splits={records[0]['splits']} · " if splits else ""
     seeds = list(dict.fromkeys(r["seed"] for r in records))
-    console.print(f"[bold]{_what(records[0])} · {what}seeds={seeds}[/]")
+    console.print(f"[bold]{_what(records[0])} · {what}seeds={seeds}[/]", soft_wrap=True)
     console.print(table)
     wall = records[0].get("job_wall_time_s", 0.0)
     style = "green" if done == len(records) else "yellow"
     where = "split_<split>/seed_<seed>/" if splits else "seed_<seed>/"
     console.print(
         f"[{style}]{done}/{len(records)} members completed[/] · {wall:.1f}s for all"
-        f" · results in {out_dir}/{where}"
+        f" · results in {out_dir}/{where}",
+        soft_wrap=True,
     )
     for r in records:
         for warning in r.get("warnings") or []:

@@ -1,5 +1,5 @@
 """Comparison reports: did the loss help? Read sweeps from disk, aggregate over seeds,
-test against the baseline, write CSV, Markdown and plots.
+test against the baseline, write CSV, Markdown, plots and one HTML page.
 
 ``make_report`` is used by the Hydra callback after every multirun and by
 ``lossbench report``; both write the same files. Nothing here imports torch.
@@ -23,8 +23,9 @@ class Report:
 
 
 def make_report(paths: Sequence[str | Path], out_dir: str | Path, options: Options) -> Report:
-    """Write ``results.csv``, ``summary.csv``, ``summary.md`` and ``plots/`` into ``out_dir``;
-    with two or more datasets also ``leaderboard.csv``/``.md`` and the CD diagram."""
+    """Write ``results.csv``, ``summary.csv``, ``summary.md``, ``plots/`` and the
+    self-contained ``report.html`` into ``out_dir``; with two or more datasets also
+    ``leaderboard.csv``/``.md`` and the CD diagram."""
     from lossbench.report import leaderboard, tables
 
     out_dir = Path(out_dir)
@@ -46,6 +47,10 @@ def make_report(paths: Sequence[str | Path], out_dir: str | Path, options: Optio
 
             cd = draw(summary.leaderboard, out_dir / "plots" / "critical_difference.png")
             plots += [cd] if cd is not None else []
+    # Last: the page embeds every file written above (and leaderboard.csv, if any).
+    from lossbench.report.html import write_html
+
+    write_html(results, summary, options, plots, out_dir, paths)
     return Report(results, summary, plots)
 
 

@@ -51,4 +51,4 @@ class ReportCallback(Callback):
             print(f"report: {exc}", file=sys.stderr)
             return
         print_console(report.summary, options)
-        print(f"report: {sweep_dir}/summary.md, summary.csv, results.csv, plots/")
+        print(f"report: {sweep_dir}/report.html, summary.md, summary.csv, results.csv, plots/")

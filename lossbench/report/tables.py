@@ -59,6 +59,20 @@ def _problems(summary: Summary) -> list[tuple[str, pd.DataFrame]]:
     return list(summary.df.groupby("problem", sort=False))
 
 
+def short_labels(part) -> list[str]:
+    """Row names inside one table: the loss and only the keys that vary *in this table*
+    (``focal loss.gamma=2``), so a multi-dataset sweep does not repeat ``dataset=...``
+    in every row. The key columns are those before ``config`` in the summary."""
+    keys = [k for k in part.columns[: list(part.columns).index("config")] if k != "problem"]
+    varying = [k for k in keys if part[k].nunique() > 1]
+    labels = []
+    for _, r in part.iterrows():
+        parts = [r["loss"]] if "loss" in varying or not varying else []
+        parts += [f"{k}={r[k]}" for k in varying if k != "loss" and r[k] != ""]
+        labels.append(" ".join(parts) or str(r["loss"]))
+    return labels
+
+
 def headline_rows(summary: Summary) -> list[tuple[str, list[list[str]]]]:
     """Per problem: a title and rows of (config, n, mean ± std, CI, Δ, p, [p_holm], d_z,
     MDE, verdict)."""
@@ -66,13 +80,17 @@ def headline_rows(summary: Summary) -> list[tuple[str, list[list[str]]]]:
     out = []
     for problem, part in _problems(summary):
         metric = part["metric"].iloc[0]
-        base = next((b for b in part["baseline"] if b), "")
+        labels = dict(zip(part.index, short_labels(part), strict=True))
+        is_base = part["verdict"] == "baseline"
+        base = labels[part.index[is_base][0]] if is_base.sum() == 1 else ""
+        if is_base.sum() > 1:  # e.g. one baseline per imbalance ratio
+            base = f"{part.loc[is_base, 'loss'].iloc[0]} (the matching one per row)"
         title = (
             f"dataset={problem} ({part['task'].iloc[0] or '?'}) · metric {metric} "
             f"({direction(metric)}) · baseline {base or 'none'}"
         )
         rows = []
-        for _, r in part.iterrows():
+        for i, r in part.iterrows():
             m, nan = r["metric"], math.nan
             mean_std = f"{_num(r.get(f'{m}_mean', nan))} ± {_num(r.get(f'{m}_std', nan))}"
             mean_std = mean_std.strip(" ±")
@@ -83,7 +101,7 @@ def headline_rows(summary: Summary) -> list[tuple[str, list[list[str]]]]:
             p = [_p(r["p_value"]), _p(r["p_holm"])] if holm else [_p(r["p_value"])]
             dz = "" if _nan(r["d_z"]) else f"{r['d_z']:+.2f}"
             mde = "" if _nan(r["mde"]) else ("∞" if math.isinf(r["mde"]) else _num(r["mde"]))
-            rows.append([r["config"], n, mean_std, ci, _signed(r["delta"]), *p, dz, mde, verdict])
+            rows.append([labels[i], n, mean_std, ci, _signed(r["delta"]), *p, dz, mde, verdict])
         out.append((title, rows))
     return out
 
@@ -161,7 +179,9 @@ def print_console(summary: Summary, options: Options, console: Console | None = 
     """The headline tables with their readings, the notes, then the leaderboard."""
     console = console or _console()
     for (title, rows), (_, part) in zip(headline_rows(summary), _problems(summary), strict=True):
-        table = Table(title=title, title_justify="left")
+        # The title on its own line: as a rich table title it would wrap at the table's width.
+        console.print(title, style="bold", overflow="fold")
+        table = Table()
         for name in _header(options):
             if name == "config":
                 table.add_column(name, overflow="fold")

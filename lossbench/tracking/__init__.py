@@ -1,0 +1,1 @@
+"""Experiment trackers fed from the files a job writes (optional extras)."""

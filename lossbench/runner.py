@@ -26,7 +26,7 @@ from lossbench.data import Dataset
 from lossbench.errors import EXIT_USAGE, ConfigError
 from lossbench.evaluation import metrics
 from lossbench.records import versions, write_job, write_predictions
-from lossbench.report.resume import config_hash, reuse_completed
+from lossbench.resume import config_hash, remember_completed, reuse_completed
 from lossbench.training.loop import DivergedError, MemberResult, Trainer, settings_from_config
 from lossbench.training.optim import make_optimizer
 
@@ -275,6 +275,7 @@ def run_job(cfg: DictConfig) -> float | None:
         return _fail(records, out_dir, batched, start, message, multirun, 1)
     _write_all(records, [r.history for r in results], out_dir, batched, start)
     if multirun:
+        remember_completed(cfg, Path(HydraConfig.get().sweep.dir), records, dirs)
         print_job_line(records)
     elif batched:
         print_seeds_summary(records, str(out_dir))

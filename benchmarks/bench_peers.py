@@ -54,7 +54,7 @@ def main() -> None:
             last["lossbench"] = work / f"sweep{next(counter)}"
             cmd = lossbench_cmd(
                 "run", "-m", "+experiment=longtail_losses",
-                f"hydra.sweeper.params.loss={','.join(LOSSES)}",
+                f"loss={','.join(LOSSES)}",
                 "trainer.progress=false", f"hydra.sweep.dir={last['lossbench'].name}",
             )  # fmt: skip
             return run_process_times(cmd, work)

@@ -23,6 +23,12 @@ SCRIPT = textwrap.dedent(
     atexit.register(lambda: open(sys.argv[1] + ".atexit", "w").write("ran"))
     sys.stdout.write("x" * 100000 + "END")  # buffered: a pipe
     sys.stderr.write("err")
+
+    class Teardown:  # its __del__ runs only in the interpreter's own shutdown
+        def __del__(self, open=open, path=sys.argv[1] + ".teardown"):
+            open(path, "w").write("ran")
+
+    keep = Teardown()
     cli.end_process(int(sys.argv[2]))
     print("not reached")
     """
@@ -42,6 +48,7 @@ def test_end_process_flushes_everything_and_keeps_the_code(tmp_path, code, fast)
     assert proc.stdout == "x" * 100000 + "END" and proc.stderr == "err"
     assert Path(base + ".log").read_text() == "logged\n"
     assert Path(base + ".atexit").read_text() == "ran"
+    assert Path(base + ".teardown").exists() == (fast == "0")  # skipped only when fast
 
 
 def test_switch_and_guards(monkeypatch):

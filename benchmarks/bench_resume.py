@@ -8,7 +8,7 @@ whole process, interleaved, median of ``--repeats`` rounds, all running
   * ``no earlier records``: ``report.resume_from`` is an empty directory;
   * ``N earlier records``: ``report.resume_from`` holds them (the cache file written
     by the first round is reused, as in a project's life);
-  * ``N records, cold``: the same with the cache file deleted before each run
+  * with ``--cold``, also ``N records, cold``: the cache file deleted before each run
     (what the first sweep after an upgrade pays once).
 Also timed in-process: building the index cold (parsing every file) and warm.
 Target (issue 12): ``N earlier records`` within 1.1x of ``no earlier records``.
@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _timing import lossbench_cmd, run_process
+from _timing import load, lossbench_cmd, run_process
 
 from lossbench.resume import INDEX_FILE, ResumeIndex
 
@@ -70,6 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--cold", action="store_true", help="also time sweeps without cache")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -105,19 +106,19 @@ def main() -> None:
             return way
 
         n = f"{args.records} earlier records"
-        ways = {
-            "no earlier records": sweep(empty),
-            n: sweep(stored),
-            f"{args.records} records, cold": sweep(stored, cold=True),
-        }
+        ways = {"no earlier records": sweep(empty), n: sweep(stored)}
+        if args.cold:
+            ways[f"{args.records} records, cold"] = sweep(stored, cold=True)
+        print(load())
         times: dict[str, list[float]] = {name: [] for name in ways}
         for r in range(args.repeats):
             for name, fn in ways.items():
                 times[name].append(fn())
-            print(f"round {r + 1}: " + ", ".join(f"{k} {t[-1]:.2f} s" for k, t in times.items()))
+            print(f"round {r + 1}: " + ", ".join(f"{k} {t[-1]:.2f} s" for k, t in times.items())
+                  + f"; {load()}")  # fmt: skip
     med = {name: statistics.median(t) for name, t in times.items()}
     print(f"\n2 jobs x 5 seeds (longtail_losses, loss=ce,focal), whole process, "
-          f"median of {args.repeats} interleaved rounds")  # fmt: skip
+          f"median of {args.repeats} interleaved rounds; {load()}")  # fmt: skip
     for name, t in med.items():
         print(f"  {name:<30} {t:7.2f} s   {t / med['no earlier records']:5.2f}x")
     print(f"{n} / none = {med[n] / med['no earlier records']:.2f}x  (target <= 1.1)")

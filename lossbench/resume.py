@@ -17,15 +17,16 @@ files (``resumed_from`` names the source) and only the missing jobs train.
 
 Cost: one :class:`ResumeIndex` (``config_hash`` -> completed job directories) is
 built per sweep and process, on the first lookup, and every seed of every job is
-looked up in it; records this process writes are added as they complete. Parsed
-``metrics.json`` files are cached per ``resume_from`` root in ``INDEX_FILE``, keyed
-by path, size and modification time, so a later sweep re-reads only new or changed
-files (a directory walk with one ``stat`` per record, ~20x cheaper than parsing).
-A cache entry is used only when the file's size and mtime still match, and every
-hit is re-read and re-checked before it is reused, so a stale or hand-edited cache
-can cost a retraining but never a wrong result. A ``metrics.json`` that cannot be
-read or is not a record (``null``, a list, broken JSON) is skipped with a one-line
-warning.
+looked up in it; records this process writes are added as they complete. Each
+``resume_from`` root keeps a cache of its directories in ``INDEX_FILE`` (each
+directory's mtime, subdirectories and parsed ``metrics.json``), so a later sweep
+costs one ``stat`` per unchanged directory: only directories whose mtime changed
+(an entry was added, removed or atomically replaced, as lossbench writes records)
+are listed again and only new or changed files parsed. A cache can at worst miss a
+record (one edited in place without a rename: that job trains again); it never
+causes a wrong reuse, because every hit is re-read and re-checked first. A
+``metrics.json`` that cannot be read or is not a record (``null``, a list, broken
+JSON) is skipped with a one-line warning.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,12 +50,14 @@ from lossbench.records import git_commit
 
 METRICS_FILE = "metrics.json"
 INDEX_FILE = ".lossbench-resume-index.json"
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 COPIED_FILES = ("history.csv", "predictions.npz")
 _IGNORED = (("report",), ("trainer", "progress"))
 # Directories that never hold records: Hydra's saved configs and report plots.
 _SKIP_DIRS = frozenset({".hydra", "plots", "__pycache__"})
 _MAX_WARNINGS = 5
+# A directory changed this recently may change again within one mtime tick.
+_RACY_S = 2.0
 
 
 def config_hash(cfg: DictConfig) -> str:
@@ -92,69 +96,133 @@ def completed_hash(rec: dict[str, Any]) -> str | None:
     return digest if rec.get("status") == "completed" and isinstance(digest, str) else None
 
 
-def _walk(directory: str, prefix: str = "") -> Iterator[tuple[str, os.stat_result]]:
-    """``(path relative to the walk's start, stat)`` of every ``metrics.json`` below
-    ``directory``, in sorted order; symlinked directories are not followed."""
-    try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
-    except OSError:
-        return
-    for entry in entries:
+class _Tree:
+    """The ``metrics.json`` files under a root, re-listing only directories that changed.
+
+    The cache holds, per directory (path relative to the root, ``""`` or ending in
+    ``/``): its ``st_mtime_ns``, its subdirectories and its ``metrics.json`` as
+    ``[size, mtime_ns, config_hash or None, problem or None]`` (or None). A directory
+    whose mtime is unchanged has the same entries (creating, removing or renaming an
+    entry, as every atomic write of a record does, changes it), so it costs one
+    ``stat``; only changed directories are listed and only new or changed files
+    parsed. A leaf directory whose cached record is a completed job is not even
+    ``stat``-ed: records are written once, and a hit is re-checked anyway (so a
+    completed record later replaced by another is never reused under its old hash,
+    but is not found under its new one: that job trains again). A directory
+    modified within ``_RACY_S`` of the scan is not trusted next time (its mtime may
+    not have ticked yet), as git does for its index.
+    """
+
+    def __init__(self, root: str, old: dict[str, Any]) -> None:
+        self.root, self.old = root, old
+        self.new: dict[str, list[Any]] = {}
+        self.now_ns = time.time_ns()
+
+    def _cached(self, rel: str) -> list[Any] | None:
+        """The cache entry of ``rel`` if it is well-formed (the file may be damaged)."""
+        e = self.old.get(rel)
+        if not (type(e) is list and len(e) == 3 and type(e[0]) is int and type(e[1]) is list):
+            return None
+        if not all(type(n) is str and n and "/" not in n for n in e[1]):
+            return None
+        r = e[2]
+        ok = r is None or (
+            type(r) is list
+            and len(r) == 4
+            and type(r[0]) is int
+            and type(r[1]) is int
+            and (r[2] is None or type(r[2]) is str)
+            and (r[3] is None or type(r[3]) is str)
+        )
+        return e if ok else None
+
+    def records(self, rel: str = "") -> Iterator[tuple[str, list[Any]]]:
+        """``(directory relative to the root, [size, mtime, hash, problem])`` of every
+        record, depth first in sorted order."""
+        cached = self._cached(rel)
+        if cached is not None and cached[0] > 0 and not cached[1]:
+            record = cached[2]
+            if record is not None and record[2] is not None:  # a completed record
+                self.new[rel] = cached
+                yield rel, record
+                return
+        path = f"{self.root}/{rel}"
         try:
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name not in _SKIP_DIRS:
-                    yield from _walk(entry.path, f"{prefix}{entry.name}/")
-            elif entry.name == METRICS_FILE:
-                yield prefix + entry.name, entry.stat()
+            mtime = os.stat(path).st_mtime_ns
         except OSError:
-            continue
+            return
+        if cached is not None and cached[0] == mtime:
+            subdirs, record = cached[1], cached[2]
+        else:
+            try:
+                subdirs, record = self._list(path, cached[2] if cached else None)
+            except OSError:
+                return
+        # The root changes with every write of the cache file itself: always listed.
+        trusted = rel and self.now_ns - mtime > _RACY_S * 1e9
+        self.new[rel] = [mtime if trusted else -1, subdirs, record]
+        if record is not None:
+            yield rel, record
+        for name in subdirs:
+            yield from self.records(f"{rel}{name}/")
+
+    @staticmethod
+    def _list(path: str, cached: list[Any] | None) -> tuple[list[str], list[Any] | None]:
+        subdirs, record = [], None
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in _SKIP_DIRS:
+                        subdirs.append(entry.name)
+                elif entry.name == METRICS_FILE:
+                    st = entry.stat()
+                    record = [st.st_size, st.st_mtime_ns]
+        if record is not None:
+            if cached is not None and cached[:2] == record:
+                record = cached
+            else:
+                try:
+                    record += [completed_hash(read_record(Path(path, METRICS_FILE))), None]
+                except ValueError as exc:
+                    record += [None, str(exc)]
+        return sorted(subdirs), record
 
 
 class ResumeIndex:
     """``config_hash`` -> completed job directories under some roots, built by one scan.
 
     ``roots`` are searched in order (a hash found under an earlier root wins; within
-    a root, the first in sorted path order). ``cached_roots`` are the roots whose
-    parsed files are cached in ``<root>/INDEX_FILE``.
+    a root, the first in sorted path order). ``cached_roots`` keep a directory cache
+    in ``<root>/INDEX_FILE`` (see :class:`_Tree`).
     """
 
     def __init__(self, roots: Iterable[Path], cached_roots: Iterable[Path] = ()) -> None:
         self.roots = [Path(r) for r in roots]
         cached = {Path(r).resolve() for r in cached_roots}
-        self._found: dict[str, list[Path]] = {}
+        self._found: dict[str, list[str]] = {}
         self._warnings: list[str] = []
-        seen: set[Path] = set()
+        seen: set[str] = set()
         for root in self.roots:
             self._scan(root, root.resolve() in cached, seen)
         self._warn()
 
-    def _scan(self, root: Path, cache_on_disk: bool, seen: set[Path]) -> None:
+    def _scan(self, root: Path, cache_on_disk: bool, seen: set[str]) -> None:
         if not root.is_dir():
             return
-        real_root = root.resolve()
+        real_root = str(root.resolve())
         old = _load_cache(root) if cache_on_disk else {}
-        new: dict[str, list[Any]] = {}
-        for rel, st in _walk(str(root)):
-            key = [st.st_size, st.st_mtime_ns]
-            entry = old.get(rel)
-            if entry is not None and entry[:2] == key:
-                digest, problem = entry[2], entry[3]
-            else:
-                try:
-                    digest, problem = completed_hash(read_record(root / rel)), None
-                except ValueError as exc:
-                    digest, problem = None, str(exc)
-            new[rel] = [*key, digest, problem]
-            real = (real_root / rel).parent
+        tree = _Tree(str(root), old)
+        for rel, (_, _, digest, problem) in tree.records():
+            real = f"{real_root}/{rel}"
             if real in seen:  # a root inside another root: found already
                 continue
             seen.add(real)
             if problem is not None:
-                self._warnings.append(f"{root / rel}: {problem}")
+                self._warnings.append(f"{root}/{rel}{METRICS_FILE}: {problem}")
             elif digest is not None:
-                self._found.setdefault(digest, []).append((root / rel).parent)
-        if cache_on_disk and new != old:
-            _save_cache(root, new)
+                self._found.setdefault(digest, []).append(f"{root}/{rel}")
+        if cache_on_disk and tree.new != old:
+            _save_cache(root, tree.new)
 
     def _warn(self) -> None:
         for line in self._warnings[:_MAX_WARNINGS]:
@@ -168,7 +236,7 @@ class ResumeIndex:
 
     def add(self, digest: str, directory: Path) -> None:
         """A job this process completed: found by later lookups of the same sweep."""
-        self._found.setdefault(digest, []).insert(0, Path(directory))
+        self._found.setdefault(digest, []).insert(0, str(directory))
 
     def find(self, digest: str, own: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
         """A completed job directory with ``digest`` and its record; ``own`` is tried first.
@@ -176,44 +244,39 @@ class ResumeIndex:
         Every candidate is re-read and re-checked, so a file deleted or changed since
         the scan is passed over (and forgotten), never reused.
         """
-        candidates = [own] if own is not None else []
+        candidates = [str(own)] if own is not None else []
         candidates += self._found.get(digest, [])
-        for directory in candidates:
+        for i, directory in enumerate(candidates):
             try:
-                rec = read_record(directory / METRICS_FILE)
+                rec = read_record(Path(directory, METRICS_FILE))
             except ValueError:
                 rec = {}
             if completed_hash(rec) == digest:
-                return directory, rec
-            if directory is not own:
+                return Path(directory), rec
+            if i > 0 or own is None:
                 self._found[digest].remove(directory)
         return None
 
 
-def _load_cache(root: Path) -> dict[str, list[Any]]:
-    """The parsed-file cache of ``root``; empty if missing, unreadable or of another version."""
+def _load_cache(root: Path) -> dict[str, Any]:
+    """The directory cache of ``root`` (entries checked when used); empty if missing,
+    unreadable or of another version."""
     try:
         data = json.loads((root / INDEX_FILE).read_bytes())
     except (OSError, ValueError):
         return {}
     ok = isinstance(data, dict) and data.get("version") == INDEX_VERSION
-    files = data.get("files") if ok else None
-    if not isinstance(files, dict):
-        return {}
-    return {
-        k: v
-        for k, v in files.items()
-        if isinstance(v, list) and len(v) == 4 and all(isinstance(n, int) for n in v[:2])
-    }
+    dirs = data.get("dirs") if ok else None
+    return dirs if isinstance(dirs, dict) else {}
 
 
-def _save_cache(root: Path, files: dict[str, list[Any]]) -> None:
+def _save_cache(root: Path, dirs: dict[str, list[Any]]) -> None:
     """Write the cache atomically; a read-only root just goes without one."""
     from lossbench.io import atomic_write_text
 
     with contextlib.suppress(OSError):
         atomic_write_text(
-            root / INDEX_FILE, json.dumps({"version": INDEX_VERSION, "files": files}) + "\n"
+            root / INDEX_FILE, json.dumps({"version": INDEX_VERSION, "dirs": dirs}) + "\n"
         )
 
 

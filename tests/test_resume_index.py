@@ -10,6 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from lossbench import resume
+from lossbench.io import write_json
 from lossbench.resume import INDEX_FILE, ResumeIndex, reuse_completed, sweep_index
 
 
@@ -44,7 +45,7 @@ def test_earlier_root_wins_and_nested_roots_count_once(tmp_path):
     _record(root / "other" / "0", "h")
     index = ResumeIndex([root / "sweep", root])
     assert index.find("h")[0] == inner
-    assert index._found["h"] == [inner, root / "other" / "0"]
+    assert [Path(p) for p in index._found["h"]] == [inner, root / "other" / "0"]
 
 
 @pytest.mark.parametrize(
@@ -77,32 +78,75 @@ def test_many_malformed_records_warn_in_a_few_lines(tmp_path, capsys):
     assert "skipped 7 more" in lines[-1]
 
 
-def test_cache_file_spares_reparsing_and_notices_changes(tmp_path, monkeypatch):
+def _age(root: Path, seconds: float = 100.0) -> None:
+    """Set every mtime under ``root`` to the past (as for records of earlier sweeps)."""
+    old = os.stat(root).st_mtime - seconds
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (old, old))
+
+
+def test_cache_lists_only_changed_directories(tmp_path, monkeypatch):
     root = tmp_path / "runs"
     for i in range(5):
-        _record(root / str(i), f"h{i}")
+        _record(root / "sweep" / str(i) / "seed_0", f"h{i}")
+    _record(root / "sweep" / "5" / "seed_0", "h5", status="failed")
+    _age(root)
     ResumeIndex([root], cached_roots=[root])
     assert (root / INDEX_FILE).exists()
+    listed: list[str] = []
     parsed: list[Path] = []
-    real_read = resume.read_record
+    real_scandir, real_read = os.scandir, resume.read_record
 
-    def counting(path):
-        parsed.append(path)
-        return real_read(path)
+    def scandir(path):
+        listed.append(os.path.relpath(path, root))
+        return real_scandir(path)
 
-    monkeypatch.setattr(resume, "read_record", counting)
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(resume, "read_record", lambda p: parsed.append(p) or real_read(p))
+    cache = (root / INDEX_FILE).stat().st_mtime_ns
     index = ResumeIndex([root], cached_roots=[root])
-    assert parsed == []  # every file came from the cache
-    assert index.find("h3")[0] == root / "3"
-    assert parsed == [root / "3" / "metrics.json"]  # a hit is re-read before use
+    assert listed == ["."] and parsed == []  # nothing changed: only the root is listed
+    assert (root / INDEX_FILE).stat().st_mtime_ns == cache  # and the cache not rewritten
+    assert index.find("h3")[0] == root / "sweep" / "3" / "seed_0"
+    assert parsed == [root / "sweep" / "3" / "seed_0" / "metrics.json"]  # a hit is re-checked
     parsed.clear()
-    # a rewritten record (new size and mtime) and a new one are parsed; others are not
-    _record(root / "3", "h3-changed", note="longer")
-    _record(root / "9", "h9")
+    listed.clear()
+    # a failed job completed by a re-run (written atomically, as lossbench writes) and a
+    # new job are noticed; a completed record replaced is never reused under its old hash
+    five = root / "sweep" / "5" / "seed_0" / "metrics.json"
+    write_json(five, {"status": "completed", "config_hash": "h5"})
+    write_json(root / "sweep" / "3" / "seed_0" / "metrics.json",
+               {"status": "completed", "config_hash": "h3-new"})  # fmt: skip
+    _record(root / "sweep" / "9" / "seed_0", "h9")
     index = ResumeIndex([root], cached_roots=[root])
-    assert sorted(parsed) == [root / "3" / "metrics.json", root / "9" / "metrics.json"]
-    assert index.find("h3") is None and index.find("h3-changed")[0] == root / "3"
-    assert index.find("h9")[0] == root / "9"
+    assert sorted(listed) == [".", "sweep", "sweep/5/seed_0", "sweep/9", "sweep/9/seed_0"]
+    assert sorted(parsed) == [five, root / "sweep" / "9" / "seed_0" / "metrics.json"]
+    assert index.find("h5")[0] == five.parent and index.find("h3") is None
+    assert index.find("h9")[0] == root / "sweep" / "9" / "seed_0"
+
+
+def test_recently_changed_directories_are_listed_again(tmp_path, monkeypatch):
+    """An mtime may not tick between two changes close in time: such a directory is
+    not trusted from the cache (git's racy-index rule)."""
+    root = tmp_path / "runs"
+    _record(root / "0", "h")
+    ResumeIndex([root], cached_roots=[root])
+    mtime = os.stat(root / "0").st_mtime_ns
+    (root / "0" / "metrics.json").write_text('{"status": "completed", "config_hash": "h2"}')
+    os.utime(root / "0" / "metrics.json", ns=(mtime, mtime))
+    os.utime(root / "0", ns=(mtime, mtime))  # as if both changes fell in one tick
+    assert ResumeIndex([root], cached_roots=[root]).find("h2")[0] == root / "0"
+
+
+def test_edits_in_place_never_cause_a_wrong_reuse(tmp_path):
+    root = tmp_path / "runs"
+    _record(root / "0", "h")
+    _age(root)
+    ResumeIndex([root], cached_roots=[root])
+    before = os.stat(root / "0")
+    (root / "0" / "metrics.json").write_text('{"status": "failed", "config_hash": "h"}')
+    os.utime(root / "0", ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert ResumeIndex([root], cached_roots=[root]).find("h") is None
 
 
 def test_stale_entries_are_never_reused(tmp_path):
@@ -120,7 +164,8 @@ def test_stale_entries_are_never_reused(tmp_path):
 def test_a_corrupt_cache_file_is_rebuilt(tmp_path):
     root = tmp_path / "runs"
     _record(root / "0", "h")
-    for text in ("null", "[]", '{"version": 1, "files": {"0/metrics.json": [1]}}', "{"):
+    bad_entry = json.dumps({"version": resume.INDEX_VERSION, "dirs": {"": [1, ["0"], [1]]}})
+    for text in ("null", "[]", bad_entry, "{"):
         (root / INDEX_FILE).write_text(text)
         assert ResumeIndex([root], cached_roots=[root]).find("h")[0] == root / "0"
     assert json.loads((root / INDEX_FILE).read_text())["version"] == resume.INDEX_VERSION

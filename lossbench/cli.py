@@ -11,6 +11,7 @@ import importlib
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 from lossbench import __version__
@@ -88,7 +89,7 @@ def _children() -> list[str]:
         return [
             pid
             for tid in os.listdir(tasks)
-            for pid in open(f"{tasks}/{tid}/children").read().split()  # noqa: SIM115
+            for pid in Path(tasks, tid, "children").read_text().split()
         ]
     except OSError:
         return ["?"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -18,15 +19,32 @@ def lossbench_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "lossbench", *args]
 
 
-def run_process(cmd: list[str], cwd: Path) -> float:
-    """Wall time of one whole process; fails loudly if the command fails."""
+def run_process_times(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one whole process; fails loudly if it fails.
+
+    On a loaded machine the CPU time is the steadier of the two.
+    """
     env = {**os.environ, "COLUMNS": "120"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
+
+
+def run_process(cmd: list[str], cwd: Path) -> float:
+    """Wall time of one whole process; fails loudly if the command fails."""
+    return run_process_times(cmd, cwd)[0]
+
+
+def load() -> str:
+    """The load averages (1, 5, 15 minutes) and core count, for the record."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} cores"
 
 
 def interleaved(ways: dict[str, Callable[[], float | None]], repeats: int) -> dict[str, float]:

@@ -1,5 +1,5 @@
 """``python -m lossbench`` is the same as the ``lossbench`` command."""
 
-from lossbench.cli import main
+from lossbench.cli import console
 
-raise SystemExit(main())
+console()

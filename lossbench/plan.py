@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lossbench.errors import ConfigError
 from lossbench.records import versions
-from lossbench.report.resume import config_hash
+from lossbench.resume import config_hash
 
 GROUPS = ("dataset", "model", "loss", "optimizer")
 

@@ -2,7 +2,7 @@
 
 The pieces each have one job: :mod:`lossbench.plan` (which members: ``seeds`` x
 ``splits``, their directories and records), :mod:`lossbench.experiment` (build,
-fit and evaluate a group of members), resume (:mod:`lossbench.report.resume`),
+fit and evaluate a group of members), resume (:mod:`lossbench.resume`),
 and here the batching policy (:func:`training_groups`, :func:`train_group`), the
 per-seed fallback, failure handling and output.
 
@@ -36,7 +36,7 @@ from lossbench.experiment import (
 )
 from lossbench.plan import JobContext, Member, Plan, make_plan, single_plan
 from lossbench.records import write_job, write_predictions
-from lossbench.report.resume import reuse_completed
+from lossbench.resume import remember_completed, reuse_completed
 from lossbench.training.convergence import undertrained_warning
 from lossbench.training.loop import DivergedError, MemberResult, alike
 
@@ -110,6 +110,10 @@ def run_members(cfg: DictConfig, ctx: JobContext) -> float | None:
     if failure is not None:
         return _finish_failed(plan, pending, start, failure, ctx, histories, failed)
     _write_all(plan, pending, histories, start)
+    if ctx.multirun:
+        remember_completed(
+            cfg, ctx.sweep_dir, [m.record for m in pending], [m.directory for m in pending]
+        )
     _print(plan, pending, ctx)
     return _mean_best([m.record for m in plan.members])
 

@@ -15,7 +15,7 @@ from hydra import compose, initialize_config_module
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from lossbench.registry import config_dir
-from lossbench.report.resume import config_hash
+from lossbench.resume import config_hash
 from tests.conftest import FAST, run_cli
 
 PRESETS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))

@@ -5,11 +5,16 @@ Inside a sweep each job prints one line instead; the sweep's report is the table
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from lossbench.log import show
+
+log = logging.getLogger(__name__)
 
 
 def _what(record: dict[str, Any]) -> str:
@@ -26,7 +31,7 @@ def _headline(record: dict[str, Any]) -> str:
 def print_job_line(records: list[dict[str, Any]]) -> None:
     """One plain line per seed for a job inside a sweep: what ran, how it ended, its headline."""
     for r in records:
-        print(f"{_what(r)} · seed={r['seed']} · {r['status']} {_headline(r)}".rstrip())
+        log.info(f"{_what(r)} · seed={r['seed']} · {r['status']} {_headline(r)}".rstrip())
 
 
 def print_run_summary(record: dict[str, Any], out_dir: str) -> None:
@@ -36,9 +41,8 @@ def print_run_summary(record: dict[str, Any], out_dir: str) -> None:
     table.add_column("value", justify="right")
     for name, value in (record.get("metrics") or {}).items():
         table.add_row(name, "-" if value is None else f"{value:.4f}")
-    console = Console()
-    console.print(f"[bold]{_what(record)} · seed={record.get('seed')}[/]")
-    console.print(table)
+    show(log, Text(f"{_what(record)} · seed={record.get('seed')}", style="bold"))
+    show(log, table)
     status = record["status"]
     style = {"completed": "green", "diverged": "yellow"}.get(status, "red")
     extra = (
@@ -48,9 +52,10 @@ def print_run_summary(record: dict[str, Any], out_dir: str) -> None:
     )
     if record.get("diverged_epoch"):
         extra = f"diverged at epoch {record['diverged_epoch']}"
-    console.print(
-        f"[{style}]{status}[/] {extra} · {record['wall_time_s']:.1f}s · results in {out_dir}"
+    line = Text.assemble(
+        (status, style), f" {extra} · {record['wall_time_s']:.1f}s · results in {out_dir}"
     )
+    show(log, line)
 
 
 def _mean_std(values: list[float]) -> str:
@@ -81,13 +86,13 @@ def print_seeds_summary(records: list[dict[str, Any]], out_dir: str) -> None:
         values = [(r.get("metrics") or {}).get(name) for r in records]
         cells = ["-" if v is None else f"{v:.4f}" for v in values]
         table.add_row(name, *cells, _mean_std(values))
-    console = Console()
-    console.print(f"[bold]{_what(records[0])} · seeds={seeds}[/]")
-    console.print(table)
+    show(log, Text(f"{_what(records[0])} · seeds={seeds}", style="bold"))
+    show(log, table)
     done = sum(r["status"] == "completed" for r in records)
     wall = records[0].get("job_wall_time_s", 0.0)
     style = "green" if done == len(records) else "yellow"
-    console.print(
-        f"[{style}]{done}/{len(records)} seeds completed[/] · {wall:.1f}s for all seeds"
-        f" · results in {out_dir}/seed_<seed>/"
+    line = Text.assemble(
+        (f"{done}/{len(records)} seeds completed", style),
+        f" · {wall:.1f}s for all seeds · results in {out_dir}/seed_<seed>/",
     )
+    show(log, line)

@@ -1,9 +1,9 @@
-"""The ``lossbench`` command end to end: run it in a subprocess, read the files it wrote."""
+"""The ``lossbench`` command end to end: run it (in-process; a few through the installed
+console script), read the files it wrote."""
 
 from __future__ import annotations
 
 import csv
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -211,8 +211,46 @@ def test_help_does_not_import_torch():
     assert out.stdout.strip() == "False", out.stderr
 
 
-def test_configs_ship_as_package_data():
+def test_configs_come_from_the_checkout_or_the_installed_package():
+    """In a checkout the top-level configs/ is used; installed, the packaged copy, complete."""
+    import lossbench
     from lossbench.registry import config_dir
 
-    assert (config_dir() / "config.yaml").exists()
-    assert json.loads(json.dumps(sorted(p.name for p in (config_dir() / "loss").glob("*.yaml"))))
+    package = Path(lossbench.__file__).resolve().parent
+    source = REPO / "configs"
+    if package.parent == REPO:
+        assert config_dir() == source
+    else:
+        assert config_dir() == package / "configs"
+    shipped = {p.relative_to(config_dir()) for p in config_dir().rglob("*.yaml")}
+    assert shipped == {p.relative_to(source) for p in source.rglob("*.yaml")}
+    assert "loss/ce.yaml" in {str(p) for p in shipped}
+
+
+@pytest.mark.slow
+def test_installed_console_script_runs_and_fails_in_one_line(cli, tmp_path):
+    proc = cli("run", *FAST, "hydra.run.dir=job", real=True)
+    assert read_metrics(tmp_path / "job")["status"] == "completed"
+    assert "balanced_accuracy" in proc.stdout
+    assert (tmp_path / "job" / "lossbench.log").read_text().strip()
+    bad = cli("run", *FAST, "trainer.epochs=0", check=False, real=True)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert cli("--version", real=True).stdout.startswith("lossbench ")
+
+
+def test_bash_completion_installs_and_answers_through_the_dispatcher(cli, monkeypatch):
+    script = cli("run", "-sc", "install=bash").stdout
+    assert "complete -o nospace -o default -F hydra_bash_completion" in script
+    assert "-sc query=bash" in script  # what bash runs on TAB: `lossbench -sc query=bash`
+
+    def tab(line: str) -> list[str]:
+        monkeypatch.setenv("COMP_LINE", line)
+        monkeypatch.setenv("COMP_POINT", str(len(line)))
+        return cli("-sc", "query=bash").stdout.split()
+
+    assert tab("lossbench r") == ["run", "report"]
+    assert "loss=focal" in tab("lossbench run loss=fo")
+    assert "trainer.epochs=" in tab("lossbench run trainer.ep")
+    adam = ["optimizer=adagrad", "optimizer=adam", "optimizer=adamw"]
+    assert tab("lossbench run optimizer=a") == adam
+    assert tab("lossbench list ") == []

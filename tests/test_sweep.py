@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from lossbench.registry import config_dir
@@ -69,7 +69,7 @@ def test_resume_in_a_fixed_sweep_dir(cli, tmp_path):
 
 
 def test_config_hash_ignores_display_and_report_keys():
-    with initialize_config_module(version_base="1.3", config_module="lossbench.configs"):
+    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
         base = config_hash(compose("config"))
         assert base == config_hash(compose("config", ["trainer.progress=false"]))
         assert base == config_hash(compose("config", ["report.resume=false", "report.metric=mae"]))
@@ -149,7 +149,7 @@ def test_preset_composes_with_every_option_it_names(name):
     ]
     assert not missing, f"the preset names options that do not exist: {', '.join(missing)}"
     parser = OverridesParser.create()
-    with initialize_config_module(version_base="1.3", config_module="lossbench.configs"):
+    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
         cfg = compose("config", [f"+experiment={name}"], return_hydra_config=True)
         params = cfg.hydra.sweeper.params
         for key, value in params.items():

@@ -2,17 +2,19 @@
 
 Registered in ``configs/config.yaml`` under ``hydra.callbacks.report``. It reads the
 job directories from disk, so it works the same with every launcher. A problem in
-the report is printed as one line; it never turns a finished sweep into a failure.
+the report is logged as one line; it never turns a finished sweep into a failure.
 """
 
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
 
 
 def options_from_config(node: Any):
@@ -39,7 +41,7 @@ class ReportCallback(Callback):
         try:
             report = make_report([sweep_dir], sweep_dir, options)
         except (OSError, ValueError) as exc:
-            print(f"report: {exc}", file=sys.stderr)
+            log.error(f"report: {exc}")
             return
         print_console(report.summary, options)
-        print(f"report: {sweep_dir}/summary.md, summary.csv, results.csv, plots/")
+        log.info(f"report: {sweep_dir}/summary.md, summary.csv, results.csv, plots/")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import math
-import os
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from lossbench.io import atomic_write_text
+from lossbench.log import show
 from lossbench.report.collect import Results
 from lossbench.report.summary import Options, Summary, describe_method, direction
+
+log = logging.getLogger(__name__)
 
 MARK = {"win": "▲ win", "loss": "▼ loss"}
 
@@ -96,18 +99,8 @@ def write_markdown(summary: Summary, options: Options, out_dir: Path) -> None:
     atomic_write_text(out_dir / "summary.md", markdown(summary, options))
 
 
-def _console() -> Console:
-    """The terminal's width; 160 columns for a file or pipe (rich's default there is 80,
-    which folds configuration names), unless ``COLUMNS`` says otherwise."""
-    console = Console()
-    if console.is_terminal or "COLUMNS" in os.environ:
-        return console
-    return Console(width=160)
-
-
-def print_console(summary: Summary, options: Options, console: Console | None = None) -> None:
-    """The headline tables and notes, as rich tables on the terminal."""
-    console = console or _console()
+def print_console(summary: Summary, options: Options) -> None:
+    """The headline tables and notes: rich tables on the terminal, text in the job log."""
     for title, rows in headline_rows(summary):
         table = Table(title=title, title_justify="left")
         for name in HEADER:
@@ -118,7 +111,7 @@ def print_console(summary: Summary, options: Options, console: Console | None = 
         for row in rows:
             style = {"▲ win": "green", "▼ loss": "red"}.get(row[-1])
             table.add_row(*row, style=style)
-        console.print(table)
-    console.print(describe_method(options), style="dim")
+        show(log, table)
+    show(log, Text(describe_method(options), style="dim"))
     for note in summary.notes:
-        console.print(f"note: {note}", style="yellow")
+        show(log, Text(f"note: {note}", style="yellow"))

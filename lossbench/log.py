@@ -7,7 +7,10 @@ the line the user sees, unformatted. A rich renderable (a table) is logged as it
 text with ``extra={"rich": renderable}``: the console prints the renderable with colour,
 every other handler gets the text.
 
-:func:`setup` gives the ``lossbench`` logger its console handler. The logger propagates
+:func:`console_handler` gives the ``lossbench`` logger its console handler when the
+package is imported (so a command's output shows however it is called: the CLI, a test,
+a launcher's worker); :func:`setup` also keeps Hydra's console handler from printing
+lossbench's records twice. The logger propagates
 to the root logger, where Hydra's ``hydra/job_logging`` installs the job's file handler
 (``<job dir>/lossbench.log``), so the job log holds what was printed; Hydra's own root
 console handler is told to skip ``lossbench`` records so nothing prints twice.
@@ -78,14 +81,20 @@ def show(log: logging.Logger, renderable: Any, level: int = logging.INFO) -> Non
     log.log(level, text, extra={"rich": renderable})
 
 
-def setup() -> logging.Logger:
-    """Attach the console handler to the ``lossbench`` logger (once) and keep Hydra's
-    console handlers, if any, from printing lossbench's records a second time."""
+def console_handler() -> logging.Logger:
+    """The ``lossbench`` logger at INFO with its console handler (attached once)."""
     logger = logging.getLogger(LOGGER)
     if not any(isinstance(h, ConsoleHandler) for h in logger.handlers):
         logger.addHandler(ConsoleHandler())
     logger.setLevel(logging.INFO)
     logger.propagate = True
+    return logger
+
+
+def setup() -> logging.Logger:
+    """:func:`console_handler`, and keep the root logger's console handlers (Hydra's job
+    logging puts one there) from printing lossbench's records a second time."""
+    logger = console_handler()
     std = {sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__}
     for handler in logging.getLogger().handlers:
         if (

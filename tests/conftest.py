@@ -4,6 +4,8 @@ what it wrote."""
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import importlib.util
 import io
 import json
@@ -117,6 +119,26 @@ def run_cli(args: list[str], cwd: Path, check: bool = True, real: bool = False) 
     if check and result.returncode != 0:
         raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
+
+
+@functools.cache
+def _composed(group: str, name: str):
+    from hydra import compose, initialize_config_dir
+
+    from lossbench.registry import config_dir
+
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        return compose("config", [f"{group}={name}"])[group]
+
+
+def composed(group: str, name: str):
+    """Option NAME of config GROUP as ``lossbench run GROUP=NAME`` composes it (its defaults
+    list applied, e.g. the terms of ``loss=combined``): a fresh, editable copy."""
+    from omegaconf import OmegaConf
+
+    node = copy.deepcopy(_composed(group, name))
+    OmegaConf.set_struct(node, False)
+    return node
 
 
 def read_metrics(job_dir: Path) -> dict:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from lossbench.build import build
 from lossbench.data.base import Dataset, Split
@@ -16,6 +15,7 @@ from lossbench.losses import DilateLoss, SoftDTWLoss
 from lossbench.losses.soft_dtw import pairwise_sq_dist, soft_alignment
 from lossbench.models import MLP
 from lossbench.training.loop import Trainer, TrainSettings
+from tests.conftest import composed
 from tests.sdtw_reference import BACKENDS, F64, reference, series
 
 REPO = Path(__file__).resolve().parents[1]
@@ -133,7 +133,7 @@ def test_trainer_logs_both_terms_and_yaml_builds():
         fail_on_nan=True,
     )
     for name in ("soft_dtw", "dilate"):
-        loss = build("loss", OmegaConf.load(REPO / "configs" / "loss" / f"{name}.yaml"))
+        loss = build("loss", composed("loss", name))
         model = MLP(data.in_features, data.out_features, seeds=[0, 1])
         opt = torch.optim.Adam(model.parameters(), lr=1e-2)
         results = Trainer(model, loss, opt, data, settings).fit()

@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from lossbench.build import build
 from lossbench.registry import TASKS, config_dir
+from tests.conftest import composed
 from tests.sdtw_reference import HAS_NUMBA
 
 CLASSES = 3
@@ -67,7 +68,7 @@ SYMMETRIC = {"soft_dtw", "dilate"}
 
 
 def make(name: str, task: str, **params) -> torch.nn.Module:
-    node = OmegaConf.load(config_dir() / "loss" / f"{name}.yaml")
+    node = composed("loss", name)
     if name in TARGET_OVERRIDES:
         node._target_ = TARGET_OVERRIDES[name]
     for key, value in params.items():

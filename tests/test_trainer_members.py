@@ -20,6 +20,7 @@ from lossbench.data import Dataset, Split
 from lossbench.data.synthetic import imbalanced
 from lossbench.registry import config_dir
 from lossbench.training.loop import Trainer, TrainSettings
+from tests.conftest import composed
 
 SEEDS = [0, 1, 2]
 
@@ -69,7 +70,7 @@ def _dataset(task: str) -> Dataset:
 
 
 def _yaml(group: str) -> dict[str, object]:
-    return {p.stem: OmegaConf.load(p) for p in sorted((config_dir() / group).glob("*.yaml"))}
+    return {p.stem: composed(group, p.stem) for p in sorted((config_dir() / group).glob("*.yaml"))}
 
 
 def _cases() -> list[tuple[str, str, str]]:

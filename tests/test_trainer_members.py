@@ -70,7 +70,8 @@ def _dataset(task: str) -> Dataset:
 
 
 def _yaml(group: str) -> dict[str, object]:
-    return {p.stem: composed(group, p.stem) for p in sorted((config_dir() / group).glob("*.yaml"))}
+    """Each option's own YAML file (enough to read ``_tasks_``; :func:`composed` to build)."""
+    return {p.stem: OmegaConf.load(p) for p in sorted((config_dir() / group).glob("*.yaml"))}
 
 
 def _cases() -> list[tuple[str, str, str]]:
@@ -87,7 +88,7 @@ def _cases() -> list[tuple[str, str, str]]:
 
 
 def _train(loss_name: str, model_name: str, data: Dataset, seeds: list[int], settings=None):
-    model_node = _yaml("model")[model_name]
+    model_node = composed("model", model_name)
     if "dropout" in model_node:  # exercise the per-member dropout streams
         model_node.dropout = 0.2
     model = build(
@@ -97,7 +98,7 @@ def _train(loss_name: str, model_name: str, data: Dataset, seeds: list[int], set
         out_features=data.out_features,
         seeds=seeds,
     )
-    loss_fn = build("loss", _yaml("loss")[loss_name], **data.stats())
+    loss_fn = build("loss", composed("loss", loss_name), **data.stats())
     opt = torch.optim.Adam(model.parameters(), lr=1e-2, fused=True)
     trainer = Trainer(model, loss_fn, opt, data, settings or _settings())
     return trainer, trainer.fit()

@@ -4,6 +4,7 @@ console script), read the files it wrote."""
 from __future__ import annotations
 
 import csv
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -254,3 +255,19 @@ def test_bash_completion_installs_and_answers_through_the_dispatcher(cli, monkey
     adam = ["optimizer=adagrad", "optimizer=adam", "optimizer=adamw"]
     assert tab("lossbench run optimizer=a") == adam
     assert tab("lossbench list ") == []
+
+
+@pytest.mark.slow
+def test_bash_tab_completes_through_the_installed_script(tmp_path):
+    """What bash does on TAB after `eval "$(lossbench run -sc install=bash)"`."""
+    script = Path(sys.executable).parent / "lossbench"
+    if not script.exists() or not shutil.which("bash"):
+        pytest.skip("needs bash and the installed lossbench script")
+    line = "lossbench run optimizer=ad"
+    code = (
+        f'eval "$({script} run -sc install=bash)"; PATH={script.parent}:$PATH; '
+        f'COMP_LINE="{line}"; COMP_POINT={len(line)}; COMP_CWORD=2; '
+        'hydra_bash_completion; echo "${COMPREPLY[@]}"'
+    )
+    out = subprocess.run(["bash", "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.stdout.split() == ["optimizer=adagrad", "optimizer=adam", "optimizer=adamw"], out

@@ -48,6 +48,7 @@ def test_run_writes_metrics_and_history(cli, tmp_path):
     assert "balanced_accuracy" in proc.stdout  # the console table
 
 
+@pytest.mark.slow
 def test_seed_example_asymmetric_rmsprop(cli, tmp_path):
     cli(
         "run",
@@ -64,6 +65,7 @@ def test_seed_example_asymmetric_rmsprop(cli, tmp_path):
     assert record["choices"]["loss"] == "asymmetric" and record["choices"]["optimizer"] == "rmsprop"
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics_different_seed_differs(cli, tmp_path):
     for name, seed in (("a", 1), ("b", 1), ("c", 2)):
         cli("run", *FAST, f"seed={seed}", f"hydra.run.dir={name}")
@@ -75,6 +77,7 @@ def test_same_seed_same_metrics_different_seed_differs(cli, tmp_path):
     assert a["metrics"] != c["metrics"]
 
 
+@pytest.mark.slow
 def test_multirun_writes_one_directory_per_job(cli, tmp_path):
     cli("run", "-m", "loss=ce,asymmetric", "seed=0,1", *FAST, "hydra.sweep.dir=sweep")
     jobs = _job_dirs(tmp_path / "sweep")
@@ -91,6 +94,7 @@ def test_full_batch_gradient_descent(cli, tmp_path):
     assert read_metrics(tmp_path / "job")["epochs_run"] == 5
 
 
+@pytest.mark.slow
 def test_every_optimizer_trains(cli, tmp_path):
     names = ["gd", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
     cli("run", "-m", f"optimizer={','.join(names)}", *FAST, "hydra.sweep.dir=sweep")
@@ -99,6 +103,7 @@ def test_every_optimizer_trains(cli, tmp_path):
     assert all(r["status"] == "completed" for r in records)
 
 
+@pytest.mark.slow
 def test_early_stopping_and_last_epoch(cli, tmp_path):
     cli(
         "run",
@@ -114,6 +119,7 @@ def test_early_stopping_and_last_epoch(cli, tmp_path):
     assert record["epochs_run"] == record["best_epoch"] + 2
 
 
+@pytest.mark.slow
 def test_divergence_is_recorded_not_raised(cli, tmp_path):
     proc = cli("run", "optimizer=sgd", "optimizer.lr=1e30", *FAST, "hydra.run.dir=job")
     record = read_metrics(tmp_path / "job")
@@ -154,6 +160,7 @@ def test_bad_input_one_line_exit_2(cli, override, message):
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_failed_job_does_not_stop_the_sweep(cli, tmp_path):
     proc = cli(
         "run",

@@ -65,6 +65,7 @@ def test_every_dataset_runs_end_to_end(cli, tmp_path):
     assert seen == {*DATASETS, "mycsv"}
 
 
+@pytest.mark.slow
 def test_forecast_models_run_and_refuse_classification_data(cli, tmp_path):
     cli(
         "run",

@@ -163,6 +163,7 @@ def test_rejects_bad_shapes():
         SoftDTWLoss(bandwidth=2)(torch.zeros(2, 5), torch.zeros(2, 8))
 
 
+@pytest.mark.slow
 def test_cli_forecast_run(cli, tmp_path):
     """One end-to-end multirun of both time-series losses on the sine forecast dataset."""
     if not (REPO / "configs" / "dataset" / "sine.yaml").exists():

@@ -30,6 +30,7 @@ def _sweep_dirs(root: Path) -> list[Path]:
     return sorted(p.parent for p in (root / "outputs" / "multirun").glob("*/*/multirun.yaml"))
 
 
+@pytest.mark.slow
 def test_resume_skips_completed_jobs_of_the_same_command(tmp_path):
     """Default (timestamped) sweep dirs: a re-run finds earlier jobs under outputs/multirun."""
     run_cli(["run", "-m", "loss=ce,asymmetric", "seed=0,1", *FAST], tmp_path)
@@ -61,6 +62,7 @@ def test_resume_skips_completed_jobs_of_the_same_command(tmp_path):
     assert "resumed_from" not in again and again["metrics"] == originals[("ce", 0)]["metrics"]
 
 
+@pytest.mark.slow
 def test_resume_in_a_fixed_sweep_dir(cli, tmp_path):
     cli("run", "-m", "loss=ce", "seed=0,1", *FAST, "hydra.sweep.dir=fixed")
     proc = cli("run", "-m", "loss=ce", "seed=0,1", *FAST, "hydra.sweep.dir=fixed")

@@ -118,6 +118,7 @@ def _assert_same_member(batched, single) -> None:
             assert torch.equal(a, b)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("loss_name", "model_name", "task"), _cases())
 def test_batched_seeds_equal_single_runs(loss_name, model_name, task):
     data = _dataset(task)

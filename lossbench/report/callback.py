@@ -33,8 +33,11 @@ class ReportCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         # Imported here so single runs and `--help` do not pay for pandas/scipy/matplotlib.
+        from lossbench.log import setup
         from lossbench.report import make_report
         from lossbench.report.tables import print_console
+
+        setup()  # the launcher's logging may have replaced the root handlers since the jobs
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         options = options_from_config(config.get("report"))

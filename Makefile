@@ -8,23 +8,34 @@ TORCH ?= torch==2.13.0
 # launcher test runs in an environment of its own.
 RAY_VENV ?= .venv-ray
 
-.PHONY: run test lint test-ray browser
+.PHONY: run test test-fast lint test-ray torch browser
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
+	echo "$(TORCH)" > $(VENV)/.torch
 	$(PY) -m pip install --quiet -e ".[dev,fast]"
 	touch $@
 
-$(RAY_VENV)/.installed: pyproject.toml
+# `make run TORCH="torch==X"` on an existing .venv: install that build if it is not the one
+# recorded in .venv/.torch. Without TORCH on the command line the installed build stays.
+torch: $(VENV)/.installed
+ifneq ($(origin TORCH),file)
+	@if [ "$$(cat $(VENV)/.torch 2>/dev/null)" != "$(TORCH)" ]; then \
+		$(PY) -m pip install --quiet "$(TORCH)" \
+		&& echo "$(TORCH)" > $(VENV)/.torch; \
+	fi
+endif
+
+$(RAY_VENV)/.installed: pyproject.toml setup.py
 	python3 -m venv $(RAY_VENV)
 	$(RAY_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(RAY_VENV)/bin/python -m pip install --quiet "$(TORCH)"
 	$(RAY_VENV)/bin/python -m pip install --quiet -e ".[ray]" pytest
 	touch $@
 
-run: $(VENV)/.installed
+run: torch
 	$(VENV)/bin/lossbench run
 
 lint: $(VENV)/.installed
@@ -43,5 +54,10 @@ browser:
 	    echo "make: chromium not installed; the report.html browser test will be skipped"; \
 	  else echo "make: no chromium (apt-get install chromium); the browser test will be skipped"; fi; }
 
+# Everything: lint, the Ray launcher test, then the whole suite (slow tests included).
 test: lint test-ray browser
 	$(PY) -m pytest
+
+# The fast tier for the edit-test loop (under a minute): no subprocess or long runs.
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not slow"

@@ -21,9 +21,10 @@ import statistics
 import time
 
 import torch
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 
 from lossbench.experiment import EVAL_SPLITS, build_experiment, evaluate_members, predict_chosen
+from lossbench.registry import config_dir
 
 CHOICES = {"dataset": "digits_lt", "model": "mlp", "loss": "ce", "optimizer": "adam"}
 
@@ -65,7 +66,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    with initialize_config_module("lossbench.configs", version_base="1.3"):
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
         cfg = compose("config", overrides=["dataset=digits_lt", "trainer.progress=false"])
     one_round(cfg, 2)  # warm-up
     print(

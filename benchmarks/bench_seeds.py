@@ -20,9 +20,10 @@ from pathlib import Path
 
 import torch
 from _timing import interleaved, lossbench_cmd, report, run_process
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 
 from lossbench.experiment import build_experiment, evaluate_members, predict_chosen
+from lossbench.registry import config_dir
 
 SEEDS = [0, 1, 2, 3, 4]
 CHOICES = {"dataset": "imbalanced", "model": "mlp", "loss": "ce", "optimizer": "adam"}
@@ -43,7 +44,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    with initialize_config_module("lossbench.configs", version_base="1.3"):
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
         cfg = compose("config", overrides=["trainer.progress=false"])
     quiet = "trainer.progress=false"
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,9 +17,10 @@ import time
 
 import torch
 from _timing import interleaved, report
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 
 from lossbench.experiment import build_data, build_experiment, evaluate_members, predict_chosen
+from lossbench.registry import config_dir
 
 CHOICES = {"dataset": "digits_lt", "model": "mlp", "loss": "ce", "optimizer": "adam"}
 
@@ -58,7 +59,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    with initialize_config_module("lossbench.configs", version_base="1.3"):
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
         cfg = compose("config", overrides=["dataset=digits_lt", "trainer.progress=false"])
     s, k = args.splits, args.seeds
     train(cfg, 0, [0])  # warm-up

@@ -16,14 +16,20 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from lossbench.registry import config_dir
+
 # At most this many composed job configs wait between Hydra's validation and launch.
 MAX_CACHED_CONFIGS = 256
 
 
-@hydra.main(version_base="1.3", config_path="pkg://lossbench.configs", config_name="config")
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
 def _task(cfg: DictConfig) -> float | None:
+    # Here, not only in the CLI: launchers (joblib, submitit, Ray) call this function in
+    # their own worker processes, after Hydra has configured that job's logging.
+    from lossbench.log import setup
     from lossbench.runner import run_job
 
+    setup()
     return run_job(cfg)
 
 

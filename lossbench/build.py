@@ -6,8 +6,10 @@ may also be a plain function ``f(pred, target, **params)``: it is wrapped into a
 loss module with its config params bound (:class:`lossbench.losses.function.FunctionLoss`).
 Training-set statistics reach a constructor (or loss function) only if it
 declares a parameter of that name, so a new loss asks for what it needs and
-nothing else has to change. Mistakes become a one-line :class:`ConfigError`
-naming the config key.
+nothing else has to change. A loss whose config holds other loss configs (the
+``terms`` of ``combined``) receives them built the same way, statistics included,
+after a check that each term fits the data. Mistakes become a one-line
+:class:`ConfigError` naming the config key.
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ def _params(node: DictConfig | dict) -> dict[str, Any]:
     if isinstance(node, DictConfig):
         params = OmegaConf.to_container(node, resolve=True)
     else:
-        params = dict(node)
+        params = {
+            k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+            for k, v in dict(node).items()
+        }
     for key in META_KEYS:
         params.pop(key, None)
     return params
@@ -84,15 +89,62 @@ def _locate(path: str) -> Any:
         log.disabled = disabled
 
 
+def task_of_stats(context: dict[str, Any]) -> str | None:
+    """The data family the training statistics come from (None if they do not say)."""
+    if context.get("class_counts") is not None:
+        return "classification"
+    targets = context.get("train_targets")
+    if targets is None:
+        return None
+    import torch
+
+    return "regression" if torch.as_tensor(targets).ndim == 1 else "forecast"
+
+
+def _is_node(value: Any) -> bool:
+    return isinstance(value, dict) and "_target_" in value
+
+
+def _build_nested(key: str, params: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """Build (and remove from ``params``) the loss configs nested in a loss's config: a
+    value that is one loss config, or a mapping or list of them."""
+    task = task_of_stats(context)
+
+    def one(sub: str, node: dict[str, Any]) -> Any:
+        fits = tuple(node.get("_tasks_") or ())
+        if task and fits and task not in fits:
+            raise ConfigError(f"{sub} fits {'/'.join(fits)} data, not {task} data")
+        return build(sub, node, **context)
+
+    built: dict[str, Any] = {}
+    for name, value in list(params.items()):
+        if _is_node(value):
+            built[name] = one(f"{key}.{name}", value)
+        elif isinstance(value, dict) and value and all(map(_is_node, value.values())):
+            built[name] = {k: one(f"{key}.{name}.{k}", v) for k, v in value.items()}
+        elif isinstance(value, list) and value and all(map(_is_node, value)):
+            built[name] = [one(f"{key}.{name}[{i}]", v) for i, v in enumerate(value)]
+        else:
+            continue
+        del params[name]
+    return built
+
+
 def build(key: str, node: DictConfig | dict, **context: Any) -> Any:
     """Instantiate ``node`` (the config at ``key``), passing the ``context`` it accepts.
 
-    Values set in the config take precedence over context values.
+    Values set in the config take precedence over context values. Inside a loss, nested
+    loss configs are built first, with the same context (see :func:`_build_nested`).
     """
     params = _params(node)
     target_path = params.get("_target_")
     target = import_target(key, target_path)
     extra = {k: v for k, v in _accepted(target, context).items() if k not in params}
+    if key.split(".")[0] == "loss":
+        nested = _build_nested(key, params, context)
+        if nested:
+            extra.update(nested)
+            params["_convert_"] = "all"  # plain dicts and lists of the built terms
     if key.split(".")[0] == "loss":
         from lossbench.losses.function import FunctionLoss, is_loss_function
 

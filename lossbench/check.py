@@ -29,13 +29,15 @@ The checks, per family:
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-TASKS = ("classification", "regression", "forecast")
+from lossbench.registry import TASKS
+
+log = logging.getLogger(__name__)
 N_CHECK, N_GRAD = 16, 6
 
 
@@ -266,18 +268,19 @@ def main(argv: list[str]) -> int:
     from lossbench.errors import ConfigError
 
     if args.classes < 2:
-        print("error: --classes must be >= 2", file=sys.stderr)
+        log.error("error: --classes must be >= 2")
         return 2
     try:
         node = compose_loss(args.overrides, args.config_dir)
         import_target("loss", node.get("_target_"))
     except Exception as exc:
         message = str(exc) if isinstance(exc, ConfigError) else _one_line(exc)
-        print(f"error: {message}", file=sys.stderr)
+        log.error(f"error: {message}")
         return 2
 
-    from rich.console import Console
     from rich.table import Table
+
+    from lossbench.log import show
 
     tasks = args.task or [t for t in (node.get("_tasks_") or TASKS) if t in TASKS]
     rows = [row for task in tasks for row in Checker(node, task, args.classes).rows()]
@@ -288,8 +291,7 @@ def main(argv: list[str]) -> int:
     style = {"PASS": "green", "FAIL": "bold red", "skip": "yellow"}
     for row in rows:
         table.add_row(row.data, row.check, f"[{style[row.result]}]{row.result}[/]", row.detail)
-    console = Console()
-    console.print(table)
+    show(log, table)
     failed = sum(r.result == "FAIL" for r in rows)
-    console.print(f"{failed} failed, {sum(r.result == 'PASS' for r in rows)} passed")
+    log.info(f"{failed} failed, {sum(r.result == 'PASS' for r in rows)} passed")
     return 1 if failed else 0

@@ -61,9 +61,50 @@ def _one_thread_env() -> None:
         os.environ.setdefault(var, "1")
 
 
+COMPLETION_FLAGS = ("-sc", "--shell-completion")
+
+
+def _complete(args: list[str]) -> int:
+    """Answer the shell's TAB query that ``lossbench run -sc install=bash`` set up.
+
+    The installed bash function calls ``lossbench -sc query=bash`` with the typed line in
+    ``COMP_LINE`` (``lossbench run loss=fo``). Command names are completed here; for
+    ``run`` the line loses its ``run`` word and goes to Hydra's completion of the run app.
+    """
+    line = os.environ.get("COMP_LINE", "")
+    words = line.split()
+    query = any(a.startswith("query=") for a in args)
+    if query and (len(words) < 2 or (len(words) == 2 and not line.endswith(" "))):
+        typed = words[1] if len(words) == 2 else ""
+        print(" ".join(name for name in COMMANDS if name.startswith(typed)))
+        return 0
+    if query and words[1] != "run":
+        print("")  # other commands take plain arguments: nothing to offer
+        return 0
+    if query:
+        head, _, rest = line.partition(" run")
+        os.environ["COMP_LINE"] = head + rest
+        point = os.environ.get("COMP_POINT", "")
+        if point.isdigit():
+            os.environ["COMP_POINT"] = str(max(0, int(point) - len(" run")))
+    return _dispatch("run", args)
+
+
+def _dispatch(name: str, rest: list[str]) -> int:
+    from lossbench.log import setup
+
+    setup()
+    if name == "run":
+        _one_thread_env()
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(rest) or 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``lossbench`` console script."""
     args = sys.argv[1:] if argv is None else list(argv)
+    if args and args[0] in COMPLETION_FLAGS:
+        return _complete(args)
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())
         return 0
@@ -76,10 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             f"error: unknown command {name!r}; choose from: {', '.join(COMMANDS)}", file=sys.stderr
         )
         return 2
-    if name == "run":
-        _one_thread_env()
-    module = importlib.import_module(COMMANDS[name][0])
-    return int(module.main(rest) or 0)
+    return _dispatch(name, rest)
 
 
 def _children() -> list[str]:

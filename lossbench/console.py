@@ -6,22 +6,16 @@ Inside a sweep each job prints one line per member instead; the sweep's report i
 
 from __future__ import annotations
 
+import logging
 import math
-import os
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from lossbench.log import show
 
-def _console(table: Table | None = None) -> Console:
-    """The terminal's console; in a pipe or file (where rich assumes 80 columns and would
-    cut the per-seed table) as wide as ``table`` needs, unless ``COLUMNS`` is set."""
-    console = Console()
-    if console.is_terminal or "COLUMNS" in os.environ or table is None:
-        return console
-    wide = Console(width=10_000)
-    return Console(width=max(80, wide.measure(table).maximum))
+log = logging.getLogger(__name__)
 
 
 def _what(record: dict[str, Any]) -> str:
@@ -45,9 +39,9 @@ def print_job_line(records: list[dict[str, Any]]) -> None:
     """One plain line per member for a job inside a sweep: what ran, how it ended, its
     headline; then its warnings, one per line."""
     for r in records:
-        print(f"{_what(r)} · {_member(r)} · {r['status']} {_headline(r)}".rstrip())
+        log.info(f"{_what(r)} · {_member(r)} · {r['status']} {_headline(r)}".rstrip())
         for warning in r.get("warnings") or []:
-            print(f"  warning: {warning}")
+            log.warning(f"  warning: {warning}")
 
 
 def print_run_summary(record: dict[str, Any], out_dir: str) -> None:
@@ -57,9 +51,8 @@ def print_run_summary(record: dict[str, Any], out_dir: str) -> None:
     table.add_column("value", justify="right")
     for name, value in (record.get("metrics") or {}).items():
         table.add_row(name, "-" if value is None else f"{value:.4f}")
-    console = _console(table)
-    console.print(f"[bold]{_what(record)} · {_member(record)}[/]", soft_wrap=True)
-    console.print(table)
+    show(log, Text(f"{_what(record)} · {_member(record)}", style="bold"))
+    show(log, table)
     status = record["status"]
     style = {"completed": "green", "diverged": "yellow"}.get(status, "red")
     extra = (
@@ -69,12 +62,12 @@ def print_run_summary(record: dict[str, Any], out_dir: str) -> None:
     )
     if record.get("diverged_epoch"):
         extra = f"diverged at epoch {record['diverged_epoch']}"
-    console.print(
-        f"[{style}]{status}[/] {extra} · {record['wall_time_s']:.1f}s · results in {out_dir}",
-        soft_wrap=True,
+    line = Text.assemble(
+        (status, style), f" {extra} · {record['wall_time_s']:.1f}s · results in {out_dir}"
     )
+    show(log, line)
     for warning in record.get("warnings") or []:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        show(log, Text.assemble(("warning:", "yellow"), f" {warning}"), logging.WARNING)
 
 
 def _mean_std(values: list[float]) -> str:
@@ -115,19 +108,22 @@ def print_seeds_summary(records: list[dict[str, Any]], out_dir: str) -> None:
         values = [(r.get("metrics") or {}).get(name) for r in records]
         cells = ["-" if v is None else f"{v:.4f}" for v in values]
         table.add_row(name, *(cells if shown else []), _mean_std(values))
-    console = _console(table)
     what = f"splits={records[0]['splits']} · " if splits else ""
     seeds = list(dict.fromkeys(r["seed"] for r in records))
-    console.print(f"[bold]{_what(records[0])} · {what}seeds={seeds}[/]", soft_wrap=True)
-    console.print(table)
+    show(log, Text(f"{_what(records[0])} · {what}seeds={seeds}", style="bold"))
+    show(log, table)
     wall = records[0].get("job_wall_time_s", 0.0)
     style = "green" if done == len(records) else "yellow"
     where = "split_<split>/seed_<seed>/" if splits else "seed_<seed>/"
-    console.print(
-        f"[{style}]{done}/{len(records)} members completed[/] · {wall:.1f}s for all"
-        f" · results in {out_dir}/{where}",
-        soft_wrap=True,
+    line = Text.assemble(
+        (f"{done}/{len(records)} members completed", style),
+        f" · {wall:.1f}s for all · results in {out_dir}/{where}",
     )
+    show(log, line)
     for r in records:
         for warning in r.get("warnings") or []:
-            console.print(f"[yellow]warning:[/] {_member(r, ' ')}: {warning}", highlight=False)
+            show(
+                log,
+                Text.assemble(("warning:", "yellow"), f" {_member(r, ' ')}: {warning}"),
+                logging.WARNING,
+            )

@@ -8,8 +8,8 @@ declare the data families it fits with the ``_tasks_`` key. Reading YAML keeps
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -30,8 +30,13 @@ class Option:
 
 
 def config_dir() -> Path:
-    """The directory of the packaged Hydra configs (``configs/`` in a checkout)."""
-    return Path(str(resources.files("lossbench.configs")))
+    """The directory of the Hydra configs: ``configs/`` beside the package in a checkout,
+    else the copy inside the installed package (``lossbench/configs/``, see setup.py)."""
+    package = Path(__file__).resolve().parent
+    checkout = package.parent / "configs"
+    if (checkout / "config.yaml").is_file():
+        return checkout
+    return package / "configs"
 
 
 def _describe(path: Path) -> tuple[str, tuple[str, ...]]:
@@ -64,15 +69,16 @@ def options(group: str) -> list[Option]:
 
 def main(argv: list[str]) -> int:
     """``lossbench list [losses|datasets|models|optimizers]``: one line per option."""
-    from rich.console import Console
     from rich.table import Table
 
+    from lossbench.log import show
+
+    log = logging.getLogger(__name__)
     wanted = argv or list(GROUPS)
     unknown = [g for g in wanted if g not in GROUPS]
     if unknown:
-        print(f"error: unknown group {unknown[0]!r}; choose from: {', '.join(GROUPS)}")
+        log.error(f"error: unknown group {unknown[0]!r}; choose from: {', '.join(GROUPS)}")
         return 2
-    console = Console()
     for group in wanted:
         table = Table(title=f"{group} ({GROUP_DIRS[group]}=NAME)", title_justify="left")
         table.add_column("name", style="bold cyan")
@@ -84,5 +90,5 @@ def main(argv: list[str]) -> int:
             if group in ("losses", "models"):
                 row.append(", ".join(opt.tasks) or "any")
             table.add_row(*row, opt.description)
-        console.print(table)
+        show(log, table)
     return 0

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import sys
 import time
 import traceback
 from typing import Any
@@ -40,24 +39,7 @@ from lossbench.resume import remember_completed, reuse_completed
 from lossbench.training.convergence import undertrained_warning
 from lossbench.training.loop import DivergedError, MemberResult, alike
 
-log = logging.getLogger("lossbench.runner")
-
-
-class _Console(logging.Handler):
-    """Until the package's logging setup is wired: a note as plain text, info on stdout,
-    warnings and errors on stderr (what the console showed when these were prints)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        stream = sys.stderr if record.levelno >= logging.WARNING else sys.stdout
-        print(self.format(record), file=stream, flush=True)
-
-
-def console_logging() -> None:
-    """Show the runner's log records on the console as plain lines (idempotent)."""
-    if not any(isinstance(h, _Console) for h in log.handlers):
-        log.addHandler(_Console())
-        log.setLevel(logging.INFO)
-        log.propagate = False
+log = logging.getLogger(__name__)
 
 
 class JobFailed(Exception):
@@ -70,7 +52,6 @@ class JobFailed(Exception):
 
 def run_job(cfg: DictConfig) -> float | None:
     """Hydra task function body: returns the mean best validation monitor value (for sweepers)."""
-    console_logging()
     return run_members(cfg, JobContext.from_hydra())
 
 

@@ -1,9 +1,10 @@
-"""The ``lossbench`` command end to end: run it in a subprocess, read the files it wrote."""
+"""The ``lossbench`` command end to end: run it (in-process; a few through the installed
+console script), read the files it wrote."""
 
 from __future__ import annotations
 
 import csv
-import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,7 @@ def test_run_writes_metrics_and_history(cli, tmp_path):
     assert "balanced_accuracy" in proc.stdout  # the console table
 
 
+@pytest.mark.slow
 def test_seed_example_asymmetric_rmsprop(cli, tmp_path):
     cli(
         "run",
@@ -63,6 +65,7 @@ def test_seed_example_asymmetric_rmsprop(cli, tmp_path):
     assert record["choices"]["loss"] == "asymmetric" and record["choices"]["optimizer"] == "rmsprop"
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics_different_seed_differs(cli, tmp_path):
     for name, seed in (("a", 1), ("b", 1), ("c", 2)):
         cli("run", *FAST, f"seed={seed}", f"hydra.run.dir={name}")
@@ -74,6 +77,7 @@ def test_same_seed_same_metrics_different_seed_differs(cli, tmp_path):
     assert a["metrics"] != c["metrics"]
 
 
+@pytest.mark.slow
 def test_multirun_writes_one_directory_per_job(cli, tmp_path):
     cli("run", "-m", "loss=ce,asymmetric", "seed=0,1", *FAST, "hydra.sweep.dir=sweep")
     jobs = _job_dirs(tmp_path / "sweep")
@@ -90,6 +94,7 @@ def test_full_batch_gradient_descent(cli, tmp_path):
     assert read_metrics(tmp_path / "job")["epochs_run"] == 5
 
 
+@pytest.mark.slow
 def test_every_optimizer_trains(cli, tmp_path):
     names = ["gd", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
     cli("run", "-m", f"optimizer={','.join(names)}", *FAST, "hydra.sweep.dir=sweep")
@@ -98,6 +103,7 @@ def test_every_optimizer_trains(cli, tmp_path):
     assert all(r["status"] == "completed" for r in records)
 
 
+@pytest.mark.slow
 def test_early_stopping_and_last_epoch(cli, tmp_path):
     cli(
         "run",
@@ -113,6 +119,7 @@ def test_early_stopping_and_last_epoch(cli, tmp_path):
     assert record["epochs_run"] == record["best_epoch"] + 2
 
 
+@pytest.mark.slow
 def test_divergence_is_recorded_not_raised(cli, tmp_path):
     proc = cli("run", "optimizer=sgd", "optimizer.lr=1e30", *FAST, "hydra.run.dir=job")
     record = read_metrics(tmp_path / "job")
@@ -153,6 +160,7 @@ def test_bad_input_one_line_exit_2(cli, override, message):
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_failed_job_does_not_stop_the_sweep(cli, tmp_path):
     proc = cli(
         "run",
@@ -211,8 +219,62 @@ def test_help_does_not_import_torch():
     assert out.stdout.strip() == "False", out.stderr
 
 
-def test_configs_ship_as_package_data():
+def test_configs_come_from_the_checkout_or_the_installed_package():
+    """In a checkout the top-level configs/ is used; installed, the packaged copy, complete."""
+    import lossbench
     from lossbench.registry import config_dir
 
-    assert (config_dir() / "config.yaml").exists()
-    assert json.loads(json.dumps(sorted(p.name for p in (config_dir() / "loss").glob("*.yaml"))))
+    package = Path(lossbench.__file__).resolve().parent
+    source = REPO / "configs"
+    if package.parent == REPO:
+        assert config_dir() == source
+    else:
+        assert config_dir() == package / "configs"
+    shipped = {p.relative_to(config_dir()) for p in config_dir().rglob("*.yaml")}
+    assert shipped == {p.relative_to(source) for p in source.rglob("*.yaml")}
+    assert "loss/ce.yaml" in {str(p) for p in shipped}
+
+
+@pytest.mark.slow
+def test_installed_console_script_runs_and_fails_in_one_line(cli, tmp_path):
+    proc = cli("run", *FAST, "hydra.run.dir=job", real=True)
+    assert read_metrics(tmp_path / "job")["status"] == "completed"
+    assert "balanced_accuracy" in proc.stdout
+    assert (tmp_path / "job" / "lossbench.log").read_text().strip()
+    bad = cli("run", *FAST, "trainer.epochs=0", check=False, real=True)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert cli("--version", real=True).stdout.startswith("lossbench ")
+
+
+def test_bash_completion_installs_and_answers_through_the_dispatcher(cli, monkeypatch):
+    script = cli("run", "-sc", "install=bash").stdout
+    assert "complete -o nospace -o default -F hydra_bash_completion" in script
+    assert "-sc query=bash" in script  # what bash runs on TAB: `lossbench -sc query=bash`
+
+    def tab(line: str) -> list[str]:
+        monkeypatch.setenv("COMP_LINE", line)
+        monkeypatch.setenv("COMP_POINT", str(len(line)))
+        return cli("-sc", "query=bash").stdout.split()
+
+    assert tab("lossbench r") == ["run", "report"]
+    assert "loss=focal" in tab("lossbench run loss=fo")
+    assert "trainer.epochs=" in tab("lossbench run trainer.ep")
+    adam = ["optimizer=adagrad", "optimizer=adam", "optimizer=adamw"]
+    assert tab("lossbench run optimizer=a") == adam
+    assert tab("lossbench list ") == []
+
+
+@pytest.mark.slow
+def test_bash_tab_completes_through_the_installed_script(tmp_path):
+    """What bash does on TAB after `eval "$(lossbench run -sc install=bash)"`."""
+    script = Path(sys.executable).parent / "lossbench"
+    if not script.exists() or not shutil.which("bash"):
+        pytest.skip("needs bash and the installed lossbench script")
+    line = "lossbench run optimizer=ad"
+    code = (
+        f'eval "$({script} run -sc install=bash)"; PATH={script.parent}:$PATH; '
+        f'COMP_LINE="{line}"; COMP_POINT={len(line)}; COMP_CWORD=2; '
+        'hydra_bash_completion; echo "${COMPREPLY[@]}"'
+    )
+    out = subprocess.run(["bash", "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.stdout.split() == ["optimizer=adagrad", "optimizer=adam", "optimizer=adamw"], out

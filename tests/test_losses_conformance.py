@@ -1,4 +1,7 @@
-"""Every loss YAML in configs/loss/, discovered automatically, against the loss contract."""
+"""The loss contract, one suite for all: every loss YAML in configs/loss/ (discovered
+automatically), plus the parameter variants below, is differentiable (float64 gradcheck
+with respect to the prediction, and to the target where the loss is symmetric in them),
+finite at extreme inputs, and its ``mean``/``sum`` are reductions of ``none``."""
 
 from __future__ import annotations
 
@@ -7,7 +10,9 @@ import torch
 from omegaconf import OmegaConf
 
 from lossbench.build import build
-from lossbench.registry import config_dir
+from lossbench.registry import TASKS, config_dir
+from tests.conftest import composed
+from tests.sdtw_reference import HAS_NUMBA
 
 CLASSES = 3
 # A user loss stands in for custom.yaml's unset _target_.
@@ -29,20 +34,41 @@ def _stats(task: str) -> dict:
     return {"train_targets": torch.randn(100, 5, generator=g)}
 
 
+_SDTW_BACKENDS = ["torch", *(["numba"] if HAS_NUMBA else [])]
+# Parameter sets checked on top of each YAML's defaults: both soft-DTW backends, with and
+# without the divergence or a band, and small smoothing (the numerically hard end).
+VARIANTS: dict[str, list[dict]] = {
+    "asymmetric": [{"class_weights": [0.5, 2.0, 1.0]}],
+    "soft_dtw": [
+        {"backend": b, "divergence": n, "bandwidth": bw, "gamma": g}
+        for b in _SDTW_BACKENDS
+        for n, bw, g in ((False, None, 0.5), (True, 1, 0.5), (True, None, 1e-4), (False, 1, 1e-4))
+    ],
+    "dilate": [
+        {"backend": b, "alpha": 0.3, "gamma": g} for b in _SDTW_BACKENDS for g in (0.1, 1.0)
+    ],
+}
+
+
 def _cases() -> list:
     cases = []
     for path in sorted((config_dir() / "loss").glob("*.yaml")):
         node = OmegaConf.load(path)
-        for task in node.get("_tasks_") or ("classification", "regression", "forecast"):
-            cases.append(pytest.param(path.stem, task, id=f"{path.stem}-{task}"))
+        for task in node.get("_tasks_") or TASKS:
+            for params in [{}, *VARIANTS.get(path.stem, [])]:
+                tag = ",".join(f"{k}={v}" for k, v in params.items())
+                ident = f"{path.stem}-{task}" + (f"-{tag}" if tag else "")
+                cases.append(pytest.param(path.stem, task, params, id=ident))
     return cases
 
 
 CASES = _cases()
+# Losses that compare two series symmetrically: the target's gradient is checked too.
+SYMMETRIC = {"soft_dtw", "dilate"}
 
 
 def make(name: str, task: str, **params) -> torch.nn.Module:
-    node = OmegaConf.load(config_dir() / "loss" / f"{name}.yaml")
+    node = composed("loss", name)
     if name in TARGET_OVERRIDES:
         node._target_ = TARGET_OVERRIDES[name]
     for key, value in params.items():
@@ -68,43 +94,56 @@ def test_every_config_is_discovered():
     assert expected <= names
 
 
-@pytest.mark.parametrize(("name", "task"), CASES)
-def test_gradcheck_float64(name, task):
-    loss = make(name, task).double()
+@pytest.mark.parametrize(("name", "task", "params"), CASES)
+def test_gradcheck_float64(name, task, params):
+    loss = make(name, task, **params).double()
     pred, target = inputs(task)
     pred.requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda x: loss(x, target), (pred,))
+    if name in SYMMETRIC:
+        target = target.log().requires_grad_(True)
+        assert torch.autograd.gradcheck(loss, (pred, target))
+    else:
+        assert torch.autograd.gradcheck(lambda x: loss(x, target), (pred,))
 
 
-@pytest.mark.parametrize(("name", "task"), CASES)
-def test_finite_at_extremes(name, task):
-    loss = make(name, task)
+def _extremes(task: str, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     if task == "classification":
         target = torch.tensor([0, 1, 2, 0, 1, 2])
         right = torch.nn.functional.one_hot(target, CLASSES).float() * 2e4 - 1e4
-        pred = torch.cat([right[:3], right[3:].roll(1, dims=-1)])  # right, then wrong
-    else:
-        pred, target = inputs(task, torch.float32)
-        pred, target = pred.sign() * 1e3, -target.sign() * 1e3
-        target[:2] = pred[:2]
-    pred.requires_grad_(True)
-    value = loss(pred, target)
-    value.backward()
-    assert torch.isfinite(value) and torch.isfinite(pred.grad).all()
+        return torch.cat([right[:3], right[3:].roll(1, dims=-1)]), target  # right, then wrong
+    pred, target = inputs(task, torch.float32)
+    pred, target = pred.sign() * scale, -target.sign() * scale
+    target[:2] = pred[:2]
+    return pred, target
 
 
-@pytest.mark.parametrize(("name", "task"), CASES)
-def test_mean_and_sum_are_reductions_of_none(name, task):
+@pytest.mark.parametrize(("name", "task", "params"), CASES)
+def test_finite_at_extremes(name, task, params):
+    """Logits of +-1e4 (confidently right and wrong); predictions and targets of size 1e3,
+    30 and 1e-4 (huge, moderate against a tiny gamma, vanishing differences)."""
+    loss = make(name, task, **params)
+    for scale in (1e3,) if task == "classification" else (1e3, 30.0, 1e-4):
+        pred, target = _extremes(task, scale)
+        pred.requires_grad_(True)
+        value = loss(pred, target)
+        value.backward()
+        assert value.dtype == torch.float32, scale
+        assert torch.isfinite(value) and torch.isfinite(pred.grad).all(), scale
+
+
+@pytest.mark.parametrize(("name", "task", "params"), CASES)
+def test_mean_and_sum_are_reductions_of_none(name, task, params):
     pred, target = inputs(task, seed=1, n=9)
-    per = make(name, task, reduction="none")(pred, target)
+    per = make(name, task, **params, reduction="none")(pred, target)
     assert per.shape[0] == 9
-    torch.testing.assert_close(make(name, task, reduction="mean")(pred, target), per.mean())
-    torch.testing.assert_close(make(name, task, reduction="sum")(pred, target), per.sum())
+    mean = make(name, task, **params, reduction="mean")(pred, target)
+    torch.testing.assert_close(mean, per.mean())
+    torch.testing.assert_close(make(name, task, **params, reduction="sum")(pred, target), per.sum())
 
 
-@pytest.mark.parametrize(("name", "task"), CASES)
-def test_bad_reduction_is_rejected(name, task):
+@pytest.mark.parametrize(("name", "task", "params"), CASES)
+def test_bad_reduction_is_rejected(name, task, params):
     from lossbench.errors import ConfigError
 
     with pytest.raises(ConfigError, match="reduction must be one of"):
-        make(name, task, reduction="avg")
+        make(name, task, **params, reduction="avg")

@@ -31,6 +31,7 @@ def _losses_by_family() -> dict[str, list[str]]:
     return out
 
 
+@pytest.mark.slow
 def test_every_loss_trains_one_epoch(tmp_path):
     missing = []
     for family, names in _losses_by_family().items():
@@ -70,6 +71,7 @@ def test_every_loss_trains_one_epoch(tmp_path):
         pytest.skip("no dataset config yet for: " + ", ".join(missing))
 
 
+@pytest.mark.slow
 def test_own_loss_from_the_command_line_and_config_dir(tmp_path):
     """The README's worked example: a plain function, selected without editing lossbench."""
     common = ["trainer.epochs=1", "trainer.progress=false", "dataset.n_samples=600"]

@@ -411,66 +411,102 @@ def test_temporal_horizon_weights_by_hand():
 STATS = {"n_classes": 4, "class_counts": [50, 20, 5, 1], "class_prior": [0.5, 0.3, 0.15, 0.05]}
 
 
+def combined(*overrides: str, **stats):
+    """``loss=combined OVERRIDES`` composed by Hydra and built as the runner builds it."""
+    from hydra import compose, initialize_config_dir
+
+    from lossbench.registry import config_dir
+
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        cfg = compose("config", ["loss=combined", *overrides])
+    return build("loss", cfg.loss, **stats)
+
+
 def test_combined_one_term_is_that_term():
     z, t = _cls(9)
-    _same_value_and_grad(
-        CombinedLoss(terms=[{"loss": "focal", "gamma": 1.5}]), FocalLoss(gamma=1.5), z, t
-    )
+    swap = ["loss@loss.terms.ce=focal", "loss.terms.ce.gamma=1.5", "~loss@loss.terms.mse"]
+    _same_value_and_grad(combined(*swap, "loss.weights=[1]"), FocalLoss(gamma=1.5), z, t)
 
 
 def test_combined_default_is_seed_example_with_components():
     z, t = _cls(10)
-    loss = CombinedLoss(terms=[{"loss": "ce", "weight": 0.7}, {"loss": "mse", "weight": 0.3}])
+    loss = combined()
     torch.testing.assert_close(loss(z, t), 0.7 * CrossEntropyLoss()(z, t) + 0.3 * MSELoss()(z, t))
     parts = loss.components(z, t)
     assert set(parts) == {"ce", "mse"}
     torch.testing.assert_close(parts["mse"], MSELoss()(z, t))
 
 
+def test_combined_saved_config_holds_the_terms_parameters():
+    from hydra import compose, initialize_config_dir
+
+    from lossbench.registry import config_dir
+
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        cfg = compose("config", ["loss=combined", "loss.terms.ce.label_smoothing=0.1"])
+    assert cfg.loss.terms.ce._target_ == "lossbench.losses.CrossEntropyLoss"
+    assert cfg.loss.terms.ce.label_smoothing == 0.1
+    assert cfg.loss.terms.mse._target_ == "lossbench.losses.MSELoss"
+    assert list(cfg.loss.weights) == [0.7, 0.3]
+
+
 def test_combined_weights_are_not_normalised_and_stats_reach_terms():
     z, t = _cls(11)
-    terms = [{"loss": "ldam", "weight": 7.0}, {"loss": "logit_adjusted", "tau": 0.5, "weight": 3.0}]
-    loss = CombinedLoss(terms=terms, **STATS)
+    terms = ["loss@loss.terms.ce=ldam", "loss@loss.terms.mse=logit_adjusted"]
+    loss = combined(*terms, "loss.terms.mse.tau=0.5", "loss.weights=[7,3]", **STATS)
     want = 7 * LDAMLoss(class_counts=STATS["class_counts"])(z, t) + 3 * LogitAdjustedLoss(
         tau=0.5, class_prior=STATS["class_prior"]
     )(z, t)
     torch.testing.assert_close(loss(z, t), want)
-    swapped = CombinedLoss(terms=terms, weights=[0.0, 1.0], **STATS)
-    # `weights` replaces the terms' weights
+    swapped = combined(*terms, "loss.terms.mse.tau=0.5", "loss.weights=[0,1]", **STATS)
     want = LogitAdjustedLoss(tau=0.5, class_prior=STATS["class_prior"])(z, t)
     torch.testing.assert_close(swapped(z, t), want)
 
 
+def test_combined_terms_follow_its_reduction():
+    z, t = _cls(15)
+    per = combined("loss.reduction=none")(z, t)
+    assert per.shape == (z.shape[0],)
+    torch.testing.assert_close(combined("loss.reduction=sum")(z, t), per.sum())
+
+
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("overrides", "message"),
     [
-        ({"terms": []}, "at least one loss"),
-        ({"terms": [{"loss": "ce"}], "weights": [1.0, 2.0]}, "weights has 2 values for 1 terms"),
-        ({"terms": [{"loss": "ce", "weight": -1.0}]}, "non-negative and not all zero"),
-        ({"terms": [{"loss": "ce", "weight": 0.0}]}, "non-negative and not all zero"),
-        ({"terms": [{"loss": "nope"}]}, "nope is not a loss config"),
-        ({"terms": [{"loss": "focal", "gama": 2}]}, "focal has no parameter gama"),
-        ({"terms": [{"loss": "huber"}], **STATS}, "term huber fits regression/forecast data"),
+        (["loss.weights=[1.0]"], r"weights has 1 values for 2 terms \(ce, mse\)"),
+        (["loss.weights=[-1.0,1.0]"], "non-negative and not all zero"),
+        (["loss.weights=[0,0]"], "non-negative and not all zero"),
+        (["loss@loss.terms.mse=huber"], "loss.terms.mse fits regression/forecast data"),
     ],
 )
-def test_combined_rejects_bad_terms(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        CombinedLoss(**kwargs)
+def test_combined_rejects_bad_terms(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        combined(*overrides, **STATS)
+
+
+def test_combined_needs_terms():
+    with pytest.raises(ValueError, match="terms must map a label to a loss"):
+        CombinedLoss(terms={}, weights=[])
 
 
 def test_combined_user_function_term_and_drw_hook():
     z, t = _cls(12)
-    loss = CombinedLoss(
-        terms=[
-            {"loss": "examples.my_loss.poly1_cross_entropy", "epsilon": 0.0, "weight": 2.0},
-            {"loss": "ldam", "max_margin": 0.0, "drw_epoch": 2},
-        ],
+    loss = combined(
+        "loss@loss.terms.ce=custom",
+        "loss.terms.ce._target_=examples.my_loss.poly1_cross_entropy",
+        "+loss.terms.ce.epsilon=0.0",
+        "loss@loss.terms.mse=ldam",
+        "loss.terms.mse.max_margin=0.0",
+        "loss.terms.mse.drw_epoch=2",
+        "loss.weights=[2,1]",
         **STATS,
     )
     loss.on_epoch_start(2, 5)
     assert loss.terms[1].reweight
     assert loss.schedule_switch_epoch(5) == 2
-    assert set(loss.components(z, t)) == {"poly1_cross_entropy", "ldam"}
+    assert set(loss.components(z, t)) == {"ce", "mse"}
+    ce = F.cross_entropy(z, t)
+    torch.testing.assert_close(loss.components(z, t)["ce"], ce)  # poly-1 with epsilon 0 is CE
 
 
 # -- the user's own loss through build() ------------------------------------------------

@@ -50,6 +50,7 @@ def _per_seed(sweep: Path, loss: str, metric: str) -> dict[int, float]:
     return out
 
 
+@pytest.mark.slow
 def test_sweep_writes_results_and_summary(sweep):
     for name in REPORT_FILES:
         assert (sweep / name).exists(), name
@@ -77,6 +78,7 @@ def test_sweep_writes_results_and_summary(sweep):
     assert len(_rows(sweep / "summary.csv")) == 2 * len(rec["metrics"])
 
 
+@pytest.mark.slow
 def test_mean_ci_and_p_value_by_hand(sweep):
     metric = "balanced_accuracy"
     ce, asym = _per_seed(sweep, "ce", metric), _per_seed(sweep, "asymmetric", metric)
@@ -104,6 +106,7 @@ def test_mean_ci_and_p_value_by_hand(sweep):
     assert summary["ce"]["verdict"] == "baseline"
 
 
+@pytest.mark.slow
 def test_markdown_console_and_plots(sweep):
     md = (sweep / "summary.md").read_text()
     assert "paired t-test" in md and "baseline ce" in md
@@ -117,6 +120,7 @@ def test_markdown_console_and_plots(sweep):
     assert len(rec["class_counts"]) == 2 and rec["class_counts"][0] > rec["class_counts"][1]
 
 
+@pytest.mark.slow
 def test_report_command_reproduces_callback_files(sweep, tmp_path):
     before = {name: (sweep / name).read_text() for name in REPORT_FILES}
     for name in REPORT_FILES:
@@ -129,6 +133,7 @@ def test_report_command_reproduces_callback_files(sweep, tmp_path):
     assert md == before["summary.md"]
 
 
+@pytest.mark.slow
 def test_report_merges_sweeps_and_options(sweep, tmp_path):
     proc = run_cli(
         ["report", str(sweep), str(sweep / "0"), "--out", "merged", "--baseline", "asymmetric"],
@@ -145,6 +150,7 @@ def test_report_merges_sweeps_and_options(sweep, tmp_path):
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
 
+@pytest.mark.slow
 def test_report_command_does_not_import_torch(sweep):
     code = (
         "import sys\n"
@@ -157,6 +163,7 @@ def test_report_command_does_not_import_torch(sweep):
     assert out.stdout.strip().splitlines()[-1] == "False"
 
 
+@pytest.mark.slow
 def test_failed_job_is_listed_and_excluded(tmp_path):
     proc = run_cli(
         [

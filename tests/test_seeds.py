@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from lossbench.losses import CrossEntropyLoss
 from tests.conftest import FAST, REPO, read_metrics
 
@@ -32,6 +34,7 @@ def _sep_dirs(root: Path) -> dict[int, Path]:
     return {read_metrics(p.parent)["seed"]: p.parent for p in root.rglob("metrics.json")}
 
 
+@pytest.mark.slow
 def test_batched_seeds_equal_separate_runs(cli, tmp_path):
     proc = cli("run", "seeds=5", *VARIED, "hydra.run.dir=batch")
     # five separate single-seed jobs (one process: a multirun over seed)
@@ -56,6 +59,7 @@ def test_batched_seeds_equal_separate_runs(cli, tmp_path):
     assert "mean ± std" in proc.stdout and "seed 4" in proc.stdout
 
 
+@pytest.mark.slow
 def test_seed_lists_and_counts_in_a_sweep(cli, tmp_path):
     """``seeds=[3,7]`` trains exactly those; ``seeds=2`` with ``seed=5`` trains 5 and 6."""
     cli("run", "-m", "seeds=[3,7],2", "seed=5", *FAST, "hydra.sweep.dir=sweep")
@@ -84,6 +88,7 @@ class UnbatchableCE(CrossEntropyLoss):
     batchable = False
 
 
+@pytest.mark.slow
 def test_unbatchable_loss_falls_back_to_a_per_seed_loop(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(REPO))  # makes tests.test_seeds importable
     targets = "lossbench.losses.CrossEntropyLoss,tests.test_seeds.UnbatchableCE"
@@ -95,6 +100,7 @@ def test_unbatchable_loss_falls_back_to_a_per_seed_loop(cli, tmp_path, monkeypat
         assert (batched / "history.csv").read_text() == (looped / "history.csv").read_text()
 
 
+@pytest.mark.slow
 def test_batched_forecast_seeds_save_their_predictions(cli, tmp_path):
     cli(
         "run",

@@ -5,9 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import FAST, REPO
 
 
+@pytest.mark.slow  # a whole run in a fresh interpreter
 def test_run_does_not_import_plotting_or_dynamo(tmp_path):
     code = (
         "import sys, contextlib, io\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from lossbench.registry import config_dir
@@ -30,6 +30,7 @@ def _sweep_dirs(root: Path) -> list[Path]:
     return sorted(p.parent for p in (root / "outputs" / "multirun").glob("*/*/multirun.yaml"))
 
 
+@pytest.mark.slow
 def test_resume_skips_completed_jobs_of_the_same_command(tmp_path):
     """Default (timestamped) sweep dirs: a re-run finds earlier jobs under outputs/multirun."""
     run_cli(["run", "-m", "loss=ce,asymmetric", "seed=0,1", *FAST], tmp_path)
@@ -62,6 +63,7 @@ def test_resume_skips_completed_jobs_of_the_same_command(tmp_path):
     assert "resumed_from" not in again and again["metrics"] == originals[("ce", 0)]["metrics"]
 
 
+@pytest.mark.slow
 def test_resume_in_a_fixed_sweep_dir(cli, tmp_path):
     cli("run", "-m", "loss=ce", "seed=0,1", *FAST, "hydra.sweep.dir=fixed")
     proc = cli("run", "-m", "loss=ce", "seed=0,1", *FAST, "hydra.sweep.dir=fixed")
@@ -70,7 +72,7 @@ def test_resume_in_a_fixed_sweep_dir(cli, tmp_path):
 
 
 def test_config_hash_ignores_display_and_report_keys():
-    with initialize_config_module(version_base="1.3", config_module="lossbench.configs"):
+    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
         base = config_hash(compose("config"))
         assert base == config_hash(compose("config", ["trainer.progress=false"]))
         assert base == config_hash(compose("config", ["report.resume=false", "report.metric=mae"]))
@@ -79,6 +81,7 @@ def test_config_hash_ignores_display_and_report_keys():
         assert base != config_hash(compose("config", ["trainer.epochs=31"]))
 
 
+@pytest.mark.slow
 def test_two_sweeps_started_together_never_share_a_directory(tmp_path):
     env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
     args = [sys.executable, "-m", "lossbench", "run", "-m", "seed=0,1", *FAST]
@@ -150,7 +153,7 @@ def test_preset_composes_with_every_option_it_names(name):
     ]
     assert not missing, f"the preset names options that do not exist: {', '.join(missing)}"
     parser = OverridesParser.create()
-    with initialize_config_module(version_base="1.3", config_module="lossbench.configs"):
+    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
         cfg = compose("config", [f"+experiment={name}"], return_hydra_config=True)
         params = cfg.hydra.sweeper.params
         for key, value in params.items():

@@ -20,6 +20,7 @@ from lossbench.data import Dataset, Split
 from lossbench.data.synthetic import imbalanced
 from lossbench.registry import config_dir
 from lossbench.training.loop import Trainer, TrainSettings
+from tests.conftest import composed
 
 SEEDS = [0, 1, 2]
 
@@ -69,6 +70,7 @@ def _dataset(task: str) -> Dataset:
 
 
 def _yaml(group: str) -> dict[str, object]:
+    """Each option's own YAML file (enough to read ``_tasks_``; :func:`composed` to build)."""
     return {p.stem: OmegaConf.load(p) for p in sorted((config_dir() / group).glob("*.yaml"))}
 
 
@@ -86,7 +88,7 @@ def _cases() -> list[tuple[str, str, str]]:
 
 
 def _train(loss_name: str, model_name: str, data: Dataset, seeds: list[int], settings=None):
-    model_node = _yaml("model")[model_name]
+    model_node = composed("model", model_name)
     if "dropout" in model_node:  # exercise the per-member dropout streams
         model_node.dropout = 0.2
     model = build(
@@ -96,7 +98,7 @@ def _train(loss_name: str, model_name: str, data: Dataset, seeds: list[int], set
         out_features=data.out_features,
         seeds=seeds,
     )
-    loss_fn = build("loss", _yaml("loss")[loss_name], **data.stats())
+    loss_fn = build("loss", composed("loss", loss_name), **data.stats())
     opt = torch.optim.Adam(model.parameters(), lr=1e-2, fused=True)
     trainer = Trainer(model, loss_fn, opt, data, settings or _settings())
     return trainer, trainer.fit()
@@ -116,6 +118,7 @@ def _assert_same_member(batched, single) -> None:
             assert torch.equal(a, b)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("loss_name", "model_name", "task"), _cases())
 def test_batched_seeds_equal_single_runs(loss_name, model_name, task):
     data = _dataset(task)

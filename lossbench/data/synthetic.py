@@ -5,7 +5,7 @@ from __future__ import annotations
 from sklearn.datasets import make_classification
 
 from lossbench.data.base import Dataset, tabular_classification
-from lossbench.errors import ConfigError
+from lossbench.data.profiles import check_imbalance_ratio
 
 
 def imbalanced(
@@ -25,10 +25,7 @@ def imbalanced(
     Class 0 is the majority, class 1 the minority (default 1:9). Built with
     scikit-learn's ``make_classification``; splits are stratified.
     """
-    if imbalance_ratio < 1:
-        raise ConfigError(
-            f"dataset.imbalance_ratio must be >= 1 (majority per minority), got {imbalance_ratio}"
-        )
+    imbalance_ratio = check_imbalance_ratio(imbalance_ratio, "majority per minority")
     minority = 1.0 / (1.0 + imbalance_ratio)
     x, y = make_classification(
         n_samples=n_samples,

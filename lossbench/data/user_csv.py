@@ -19,8 +19,8 @@ from lossbench.data.base import Dataset, tabular_classification
 from lossbench.data.regression import random_split, scaled_regression
 from lossbench.data.timeseries import chronological
 from lossbench.errors import ConfigError
+from lossbench.registry import TASKS
 
-TASKS = ("classification", "regression", "forecast")
 NAN_POLICIES = ("error", "drop")
 
 

@@ -2,86 +2,25 @@
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, ListConfig, OmegaConf
 from torch import nn
 
 from lossbench.losses.base import Loss
-
-TERM_KEYS = ("loss", "weight", "name")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (DictConfig, ListConfig)):
-        return OmegaConf.to_container(value, resolve=True)
-    return value
-
-
-def _task_of(class_counts: Any, train_targets: Any) -> str | None:
-    if class_counts is not None:
-        return "classification"
-    if train_targets is None:
-        return None
-    return "regression" if torch.as_tensor(train_targets).ndim == 1 else "forecast"
-
-
-def _takes_reduction(target_path: Any) -> bool:
-    from lossbench.build import import_target
-    from lossbench.losses.function import is_loss_function
-
-    target = import_target("loss.terms", target_path)
-    try:
-        accepts = "reduction" in inspect.signature(target).parameters
-    except (TypeError, ValueError):
-        accepts = False
-    return accepts or is_loss_function(target)
-
-
-def term_config(spec: dict[str, Any], reduction: str) -> tuple[str, dict[str, Any]]:
-    """``(label, config)`` of one term: a packaged loss config by name, or a dotted path.
-
-    ``loss: ce`` loads ``configs/loss/ce.yaml``; ``loss: mypkg.losses.my_loss`` (a
-    name with a dot) is a class or function of your own. Other keys override
-    that loss's params. The term's ``reduction`` follows the combined loss.
-    """
-    from lossbench.registry import config_dir
-
-    name = spec.get("loss")
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"each term needs loss: NAME (a loss config or a dotted path), got {spec}")
-    overrides = {k: v for k, v in spec.items() if k not in TERM_KEYS}
-    if "." in name:
-        config: dict[str, Any] = {"_target_": name}
-    else:
-        path = config_dir() / "loss" / f"{name}.yaml"
-        if name == "combined" or not path.exists():
-            raise ValueError(f"loss: {name} is not a loss config (see `lossbench list losses`)")
-        config = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
-        unknown = sorted(set(overrides) - set(config))
-        if unknown:
-            raise ValueError(
-                f"{name} has no parameter {unknown[0]}; its parameters: "
-                + ", ".join(k for k in config if not k.startswith("_"))
-            )
-    config.update(overrides)
-    if _takes_reduction(config.get("_target_")):
-        config["reduction"] = reduction
-    return str(spec.get("name") or name.rsplit(".", 1)[-1]), config
 
 
 class CombinedLoss(Loss):
     """``sum_k w_k L_k(pred, target)``: a weighted sum of other losses.
 
     The seed's combined loss (its example: ``0.7 CE + 0.3 MSE``, the default in
-    ``combined.yaml``). Each term names a loss config (``loss: ce``) or your own
-    class/function (``loss: mypkg.losses.my_loss``), has a ``weight`` (default 1)
-    and may override that loss's params; the training statistics reach every
-    term's constructor. ``weights: [...]``, if given, replaces the terms'
-    weights (one per term; handy for sweeps: ``loss.weights=[0.5,0.5]``).
+    ``combined.yaml``). ``terms`` maps a label to a loss, already built: in YAML each
+    term is a loss config placed by the defaults list (``/loss@terms.ce: ce``), so the
+    saved config holds every term's parameters, and the builder passes the training
+    statistics to each term as to any loss. ``weights`` has one weight per term, in
+    the order of ``terms`` (``loss.weights=[0.5,0.5]`` sweeps them). The terms follow
+    this loss's ``reduction``.
 
     Weights must be non-negative and not all zero. They are **not** normalised:
     a sum other than 1 scales the whole loss (and with it the effective learning
@@ -97,47 +36,29 @@ class CombinedLoss(Loss):
     def __init__(
         self,
         *,
-        terms: Sequence[Any],
-        weights: Sequence[float] | None = None,
+        terms: Mapping[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]],
+        weights: Sequence[float],
         reduction: str = "mean",
-        n_classes: int | None = None,
-        class_counts: Sequence[int] | None = None,
-        class_prior: Sequence[float] | None = None,
-        train_targets: Any = None,
     ) -> None:
         super().__init__(reduction=reduction)
-        from lossbench.build import build, tasks_of
-
-        specs = [dict(_plain(t)) for t in (_plain(terms) or [])]
-        if not specs:
-            raise ValueError("terms must list at least one loss, e.g. [{loss: ce, weight: 1.0}]")
-        if weights is None:
-            weights = [spec.get("weight", 1.0) for spec in specs]
-        weights = [float(w) for w in _plain(weights)]
-        if len(weights) != len(specs):
-            raise ValueError(f"weights has {len(weights)} values for {len(specs)} terms")
+        if not isinstance(terms, Mapping) or not terms:
+            raise ValueError(
+                "terms must map a label to a loss, e.g. defaults: [/loss@terms.ce: ce]"
+            )
+        weights = [float(w) for w in weights]
+        if len(weights) != len(terms):
+            raise ValueError(
+                f"weights has {len(weights)} values for {len(terms)} terms "
+                f"({', '.join(terms)}): give one weight per term"
+            )
         if any(w < 0 for w in weights) or sum(weights) == 0:
             raise ValueError(f"weights must be non-negative and not all zero, got {weights}")
-        stats = {
-            "n_classes": n_classes,
-            "class_counts": class_counts,
-            "class_prior": class_prior,
-            "train_targets": train_targets,
-        }
-        stats = {k: v for k, v in stats.items() if v is not None}
-        task = _task_of(class_counts, train_targets)
-        labels, modules = [], []
-        for i, spec in enumerate(specs):
-            label, config = term_config(spec, reduction)
-            fits = tasks_of(OmegaConf.create({"_tasks_": config.pop("_tasks_", None)}))
-            if task and fits and task not in fits:
-                raise ValueError(f"term {label} fits {'/'.join(fits)} data, not {task} data")
-            while label in labels:
-                label += "_"
-            labels.append(label)
-            modules.append(build(f"loss.terms[{i}]", config, **stats))
-        self.labels = labels
-        self.terms = nn.ModuleList(m if isinstance(m, nn.Module) else _Callable(m) for m in modules)
+        self.labels = [str(label) for label in terms]
+        modules = [t if isinstance(t, nn.Module) else _Callable(t) for t in terms.values()]
+        for module in modules:
+            if isinstance(getattr(module, "reduction", None), str):
+                module.reduction = reduction  # the terms reduce as the sum does
+        self.terms = nn.ModuleList(modules)
         self.weights = weights
 
     def on_epoch_start(self, epoch: int, epochs: int) -> None:

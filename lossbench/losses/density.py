@@ -1,11 +1,17 @@
 """The training label distribution of a regression task: histogram, LDS smoothing, bin lookup.
 
+The bins themselves are :mod:`lossbench.binning`'s, the same as the data's target regions.
+
 Shared by the density-based regression losses (``weighted_mse``, ``balanced_mse``).
 """
 
 from __future__ import annotations
 
 import torch
+
+from lossbench.binning import bin_index, histogram
+
+__all__ = ["KERNELS", "bin_index", "label_histogram", "lds_window", "smooth"]
 
 KERNELS = ("gaussian", "triang", "laplace")
 
@@ -19,19 +25,7 @@ def label_histogram(train_targets: object, n_bins: int) -> tuple[torch.Tensor, t
     y = torch.as_tensor(train_targets)
     if not y.dtype.is_floating_point or y.numel() == 0:
         raise ValueError("this loss needs non-empty float (regression) train_targets")
-    y = y.to(torch.float64).reshape(-1)
-    lo, hi = float(y.min()), float(y.max())
-    if hi <= lo:
-        hi = lo + 1.0
-    edges = torch.linspace(lo, hi, n_bins + 1, dtype=torch.float64)
-    counts = torch.bincount(bin_index(y, edges), minlength=n_bins).to(torch.float64)
-    return edges, counts
-
-
-def bin_index(values: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
-    """Bin of each value; values outside the training range fall in the first or last bin."""
-    inner = edges[1:-1].to(values.dtype)
-    return torch.bucketize(values.detach().contiguous(), inner, right=True)
+    return histogram(y, n_bins)
 
 
 def gaussian_filter_window(ks: int, sigma: float, truncate: float = 4.0) -> torch.Tensor:

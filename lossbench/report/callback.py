@@ -2,17 +2,20 @@
 
 Registered in ``configs/config.yaml`` under ``hydra.callbacks.report``. It reads the
 job directories from disk, so it works the same with every launcher. A problem in
-the report is printed as one line; it never turns a finished sweep into a failure.
+the report is logged as one line; it never turns a finished sweep into a failure.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
 
 
 def options_from_config(node: Any):
@@ -40,15 +43,18 @@ class ReportCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         # Imported here so single runs and `--help` do not pay for pandas/scipy/matplotlib.
+        from lossbench.log import setup
         from lossbench.report import make_report
         from lossbench.report.tables import print_console
+
+        setup()  # the launcher's logging may have replaced the root handlers since the jobs
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         options = options_from_config(config.get("report"))
         try:
             report = make_report([sweep_dir], sweep_dir, options)
         except (OSError, ValueError) as exc:
-            print(f"report: {exc}", file=sys.stderr)
+            log.error(f"report: {exc}")
             return
         print_console(report.summary, options)
-        print(f"report: {sweep_dir}/report.html, summary.md, summary.csv, results.csv, plots/")
+        log.info(f"report: {sweep_dir}/report.html, summary.md, summary.csv, results.csv, plots/")

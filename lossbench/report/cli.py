@@ -9,6 +9,7 @@ block of ``multirun.yaml``, e.g. a preset's baseline), else the defaults.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 import yaml
 
 from lossbench.report.summary import Options
+
+log = logging.getLogger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,7 +91,7 @@ def main(argv: list[str]) -> int:
         options.validate()
         report = make_report(args.paths, out, options)
     except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        log.error(f"error: {exc}")
         return 2
     if args.format == "csv":
         sys.stdout.write((out / "summary.csv").read_text())
@@ -96,5 +99,5 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(markdown(report.summary, options))
     else:
         print_console(report.summary, options)
-        print(f"report written to {out}")
+        log.info(f"report written to {out}")
     return 0

@@ -19,7 +19,8 @@ from typing import Any
 import pandas as pd
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-METRICS_FILE = "metrics.json"
+from lossbench.records import METRICS_FILE
+
 CHOICE_COLUMNS = ["dataset", "model", "loss", "optimizer"]
 # Hydra's own override keys (launcher, sweep dir, ...) say how jobs ran, not what:
 # they are not columns. The replicate axes (the training seed and the data split,

@@ -16,13 +16,15 @@ almost no power, and no verdict is printed.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from lossbench.evaluation.registry import greater_is_better
 from lossbench.io import atomic_write_text
@@ -262,11 +264,12 @@ def write(lb: Leaderboard, out_dir: Path) -> None:
     atomic_write_text(out_dir / "leaderboard.md", markdown(lb))
 
 
-def print_leaderboard(lb: Leaderboard, console: Console) -> None:
-    """The leaderboard as a rich table, after the per-dataset tables."""
+def print_leaderboard(lb: Leaderboard, emit: Callable[[Any], None]) -> None:
+    """The leaderboard as a rich table, after the per-dataset tables; ``emit`` prints a
+    renderable (a console's ``print``, or the report's log, see ``tables.emitter``)."""
     title = f"leaderboard across {lb.n} datasets · mean rank (1 = best)"
     if lb.table.empty:
-        console.print(f"{title}: {lb.verdict}", markup=False)
+        emit(Text(f"{title}: {lb.verdict}"))
         return
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
@@ -283,8 +286,8 @@ def print_leaderboard(lb: Leaderboard, console: Console) -> None:
             _wtl(r),
             *(f"{r[f'rank {p}']:g}" for p in lb.problems),
         )
-    console.print(table)
-    console.print(f"  {lb.verdict}", markup=False, highlight=False)
-    console.print(f"  Nemenyi CD (α = {lb.alpha:g}) = {lb.cd:.3f}", highlight=False)
+    emit(table)
+    emit(Text(f"  {lb.verdict}"))
+    emit(Text(f"  Nemenyi CD (α = {lb.alpha:g}) = {lb.cd:.3f}"))
     if lb.left_out:
-        console.print(f"  not ranked (missing on some dataset): {', '.join(lb.left_out)}")
+        emit(Text(f"  not ranked (missing on some dataset): {', '.join(lb.left_out)}"))

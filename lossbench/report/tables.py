@@ -8,18 +8,24 @@ reading under it, then every metric's mean ± std with ▲/▼ where it differs.
 
 from __future__ import annotations
 
+import logging
 import math
-import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from lossbench.io import atomic_write_text
+from lossbench.log import show
 from lossbench.report.collect import Results
 from lossbench.report.reading import reading
 from lossbench.report.summary import LONG_STATS, Options, Summary, describe_method, direction
+
+log = logging.getLogger(__name__)
 
 MARK = {"win": "▲ win", "loss": "▼ loss"}
 SHORT_MARK = {"win": " ▲", "loss": " ▼"}
@@ -166,21 +172,20 @@ def write_markdown(summary: Summary, options: Options, out_dir: Path) -> None:
     atomic_write_text(out_dir / "summary.md", markdown(summary, options))
 
 
-def _console() -> Console:
-    """The terminal's width; 160 columns for a file or pipe (rich's default there is 80,
-    which folds configuration names), unless ``COLUMNS`` says otherwise."""
-    console = Console()
-    if console.is_terminal or "COLUMNS" in os.environ:
-        return console
-    return Console(width=160)
+def emitter(console: Console | None = None) -> Callable[[Any], None]:
+    """Where report text goes: ``console`` when one is given (tests), else the
+    ``lossbench`` log (rich on the terminal, plain text in the job log)."""
+    if console is not None:
+        return console.print
+    return lambda renderable: show(log, renderable)
 
 
 def print_console(summary: Summary, options: Options, console: Console | None = None) -> None:
     """The headline tables with their readings, the notes, then the leaderboard."""
-    console = console or _console()
+    emit = emitter(console)
     for (title, rows), (_, part) in zip(headline_rows(summary), _problems(summary), strict=True):
         # The title on its own line: as a rich table title it would wrap at the table's width.
-        console.print(title, style="bold", overflow="fold")
+        emit(Text(title, style="bold", overflow="fold"))
         table = Table()
         for name in _header(options):
             if name == "config":
@@ -190,13 +195,13 @@ def print_console(summary: Summary, options: Options, console: Console | None = 
         for row in rows:
             style = {"▲ win": "green", "▼ loss": "red"}.get(row[-1])
             table.add_row(*row, style=style)
-        console.print(table)
+        emit(table)
         for line in reading(part, options):
-            console.print(f"  {line}", highlight=False, markup=False)
-    console.print(describe_method(options), style="dim")
+            emit(Text(f"  {line}"))
+    emit(Text(describe_method(options), style="dim"))
     for note in summary.notes:
-        console.print(f"note: {note}", style="yellow", markup=False)
+        emit(Text(f"note: {note}", style="yellow"))
     if summary.leaderboard is not None:
         from lossbench.report.leaderboard import print_leaderboard
 
-        print_leaderboard(summary.leaderboard, console)
+        print_leaderboard(summary.leaderboard, emit)

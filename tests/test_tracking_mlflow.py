@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,10 +80,7 @@ def test_sweep_logs_one_run_per_seed_and_the_report(tmp_path):
 def test_without_mlflow_one_line_and_exit_2(tmp_path, monkeypatch):
     """``+logger=mlflow`` where MLflow is not importable: the install command, exit 2,
     before any training."""
-    shadow = tmp_path / "shadow"
-    shadow.mkdir()
-    (shadow / "mlflow.py").write_text("raise ImportError('no mlflow here')\n")
-    monkeypatch.setenv("PYTHONPATH", str(shadow))
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` raises ImportError
     proc = run_cli(["run", "+logger=mlflow", *FAST], tmp_path, check=False)
     assert proc.returncode == 2
     assert "pip install 'lossbench[mlflow]'" in proc.stderr

@@ -143,7 +143,7 @@ def test_warning_reaches_the_record_and_console(tmp_path, capsys):
     run_inprocess([*FAST, "trainer.monitor=loss", "trainer.batch_size=full"], tmp_path / "job")
     record = read_metrics(tmp_path / "job")
     assert record["warnings"] == ["probably undertrained: best epoch 3 of 3; raise trainer.epochs"]
-    assert "warning: probably undertrained: best epoch 3 of 3" in capsys.readouterr().out
+    assert "warning: probably undertrained: best epoch 3 of 3" in capsys.readouterr().err
 
 
 # -- scheduled losses ---------------------------------------------------------

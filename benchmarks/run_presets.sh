@@ -44,15 +44,16 @@ times=()
 cd "$root"
 for p in "${presets[@]}"; do
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-  start=$(date +%s.%N)
-  "$lossbench" run -m "+experiment=$p" "hydra.sweep.dir=$out/$p" trainer.progress=false \
-    report.resume=false "${extra[@]}" > "$out/$p.log" 2>&1 || {
+  TIMEFORMAT='%R %U %S'
+  { time "$lossbench" run -m "+experiment=$p" "hydra.sweep.dir=$out/$p" trainer.progress=false \
+      report.resume=false "${extra[@]}" > "$out/$p.log" 2>&1; } 2> "$out/$p.time" || {
       echo "preset $p failed: see $out/$p.log" >&2; tail -n 20 "$out/$p.log" >&2; exit 1; }
-  end=$(date +%s.%N)
-  secs=$(python3 -c "print(f'{$end - $start:.0f}')")
+  read -r real user sys < "$out/$p.time"
+  secs=$(python3 -c "print(f'{$real:.0f}')")
+  cpu=$(python3 -c "print(f'{$user + $sys:.0f}')")
   load_after=$(cut -d' ' -f1-3 /proc/loadavg)
   total=$(python3 -c "print($total + $secs)")
-  times+=("$p: ${secs} s (load average before: $load_before; after: $load_after)")
+  times+=("$p: ${secs} s wall, ${cpu} s CPU (load average before: $load_before; after: $load_after)")
   echo
   echo "## $p (${secs} s; load average $load_after; $out/$p)"
   echo
@@ -60,6 +61,6 @@ for p in "${presets[@]}"; do
 done
 
 echo
-echo "## Wall times ($(nproc) cores)"
+echo "## Times ($(nproc) CPUs available to this process; CPU = user + system time)"
 printf '%s\n' "${times[@]}"
-echo "total: ${total} s"
+echo "total: ${total} s wall"

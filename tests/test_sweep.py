@@ -120,10 +120,11 @@ def _options_named(data: dict) -> dict[str, list[str]]:
     return named
 
 
-def test_there_are_five_presets():
+def test_there_are_six_presets():
     assert PRESETS == [
         "imbalanced_losses",
         "longtail_losses",
+        "longtail_ratios",
         "regression_losses",
         "timeseries_losses",
         "weight_sweep",
@@ -134,11 +135,13 @@ def test_there_are_five_presets():
 def test_preset_header_and_sweep(name):
     text, data = _preset(name)
     assert text.startswith("# @package _global_\n")
-    for word in ("What:", "Why:", "Run:", f"+experiment={name}", "Time:"):
+    for word in ("What:", "Why:", "Run:", f"+experiment={name}", "Budget", "Time:"):
         assert word in text, word
     params = data["hydra"]["sweeper"]["params"]
     assert data["seeds"] == 5 and "seed" not in params  # 5 seeds, batched in each job
-    assert len(params) == 1  # one axis: the losses or the weight
+    assert data["splits"] == 3 and "dataset.seed" not in params  # 3 data splits
+    # one axis (the losses or the weight); longtail_ratios adds the imbalance ratio
+    assert len(params) == (2 if name == "longtail_ratios" else 1)
 
 
 @pytest.mark.parametrize("name", PRESETS)

@@ -18,14 +18,14 @@ def inverse_frequency(class_counts: Sequence[int]) -> list[float]:
 
 
 class AsymmetricLoss(Loss):
-    """The seed's asymmetric loss: cross-entropy with one weight per class index.
+    """The asymmetric class-weighted loss: cross-entropy with one weight per class index.
 
     ``l_i = w[y_i] * CE(z_i, y_i)``. Weights are given by class index, class 0
     first: for the binary default data (class 1 = minority) ``[0.5, 2.0]`` makes a
     minority error cost 4x a majority error. ``"auto"`` uses inverse class
     frequency of the training split, ``N / (C * n_c)``.
 
-    ``mean`` is ``mean_i(w[y_i] * l_i)``, the seed's definition, so a batch's loss
+    ``mean`` is ``mean_i(w[y_i] * l_i)``, the tutorial's definition, so a batch's loss
     does not depend on which classes it happens to contain. (torch's
     ``cross_entropy(weight=w)`` instead divides by ``sum_i w[y_i]``.)
 

@@ -12,7 +12,7 @@ from lossbench.losses.base import Loss
 class TemporalLoss(Loss):
     """``MSE(pred, y) + lam * MSE(diff(pred), diff(y))`` along the horizon (dim 1).
 
-    The seed's time-related penalty: the difference term compares step-to-step
+    The tutorial's time-related penalty: the difference term compares step-to-step
     changes, so a forecast with the right level but the wrong shape is penalised
     (a first-order derivative/gradient-matching loss; cf. the temporal term of
     DILATE, Le Guen & Thome 2019, for a timing-aware alternative).

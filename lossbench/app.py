@@ -21,6 +21,7 @@ def _task(cfg: DictConfig) -> float | None:
 
 def main(argv: list[str]) -> int:
     """Run the Hydra app with ``argv`` as its command line."""
+    from lossbench.faults import run_guarded
+
     sys.argv = [sys.argv[0], *argv]
-    _task()
-    return 0
+    return run_guarded(_task)

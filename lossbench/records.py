@@ -5,7 +5,9 @@
 ``overrides`` (the command-line overrides of this job), ``task``, ``monitor``,
 ``best_epoch``, ``epochs_run``, ``diverged_epoch``, ``metrics`` (test metrics of
 the evaluated epoch), ``val_metrics``, ``wall_time_s``, ``versions``
-(lossbench, torch, python, git commit of lossbench's source where there is one),
+(lossbench's version, source hash and own git commit where it is a checkout, torch,
+python, the user's repository state ``user_repo`` and ``user_sources``: the source
+hash of each user module a ``_target_`` names; see :mod:`lossbench.provenance`),
 ``config_hash`` (identifies the resolved job config, for resuming sweeps),
 ``best_value`` (best validation monitor value) and, for classification,
 ``class_counts`` (training samples per class). A seed of a batched job
@@ -18,14 +20,12 @@ test windows.
 from __future__ import annotations
 
 import io
-import platform
-import subprocess
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from lossbench import __version__
 from lossbench.io import atomic_write_bytes, write_csv, write_json
+from lossbench.provenance import lossbench_git_commit
+from lossbench.provenance import versions as provenance_versions
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
@@ -33,31 +33,15 @@ PREDICTIONS_FILE = "predictions.npz"
 N_SAVED_WINDOWS = 8
 
 
-@cache
 def git_commit() -> str | None:
-    """The commit of the lossbench source tree, or None outside a git checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(Path(__file__).parent), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+    """The commit of lossbench's own checkout (None for an installed package)."""
+    return lossbench_git_commit()
 
 
-def versions() -> dict[str, Any]:
-    import torch
-
-    return {
-        "lossbench": __version__,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "git_commit": git_commit(),
-    }
+def versions(cfg: Any = None) -> dict[str, Any]:
+    """lossbench (version, source hash, own commit), torch, python; the user's repository
+    and the source hashes of the user's modules the config names, separately."""
+    return provenance_versions(cfg)
 
 
 def write_job(directory: Path, record: dict[str, Any], history: list[dict[str, Any]]) -> None:

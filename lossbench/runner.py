@@ -17,16 +17,17 @@ from typing import Any
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from lossbench.build import build, tasks_of
+from lossbench.build import build, import_target, tasks_of
 from lossbench.console import print_job_line, print_run_summary, print_seeds_summary
 from lossbench.data import Dataset
 from lossbench.errors import EXIT_USAGE, ConfigError
 from lossbench.evaluation import metrics
+from lossbench.faults import fail_before_start
 from lossbench.records import versions, write_job, write_predictions
 from lossbench.report.resume import config_hash, reuse_completed
+from lossbench.schema import validate
 from lossbench.training.loop import DivergedError, MemberResult, Trainer, settings_from_config
 from lossbench.training.optim import make_optimizer
 
@@ -156,7 +157,7 @@ def _base_record(cfg: DictConfig, seed: int, group: list[int] | None) -> dict[st
         "metrics": {},
         "val_metrics": {},
         "wall_time_s": 0.0,
-        "versions": versions(),
+        "versions": versions(cfg),
         "config_hash": config_hash(cfg if group is None else member_config(cfg, seed)),
     }
     if group is not None:
@@ -187,8 +188,8 @@ def loss_is_batchable(cfg: DictConfig) -> bool:
     exactly as alone; only a loss whose result depends on something shared across
     members (e.g. draws from torch's global random stream) must opt out.
     """
-    try:
-        target = get_object(cfg.loss._target_)
+    try:  # as the loss is built: also found in the current directory
+        target = import_target("loss", cfg.loss._target_)
     except Exception:  # reported as a ConfigError when the loss is built
         return True
     return bool(getattr(target, "batchable", True))
@@ -231,10 +232,14 @@ def run_job(cfg: DictConfig) -> float | None:
     (apart from ``overrides``, ``seeds`` and the wall time).
     """
     start = time.perf_counter()
-    torch.set_num_threads(int(cfg.trainer.num_threads))
-    torch.manual_seed(int(cfg.seed))
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    try:  # the whole config, before anything reads it (seed=abc in a sweep: this job fails)
+        validate(cfg)
+    except ConfigError as exc:
+        return fail_before_start(cfg, out_dir, str(exc), multirun)
+    torch.set_num_threads(int(cfg.trainer.num_threads))
+    torch.manual_seed(int(cfg.seed))
     try:
         group = job_seeds(cfg)
     except ConfigError as exc:

@@ -4,7 +4,8 @@ A job is identified by ``config_hash``: the SHA-256 of its resolved config (the
 ``hydra`` node is not part of a job's config; the ``report`` block and
 ``trainer.progress`` are dropped because they do not change the result). The same
 hash means the same data, model, loss, optimizer, budget and seed, run by the same
-lossbench version and git commit, hence the same metrics (training is
+lossbench version and source and the same source of the user's modules the config
+names (:func:`lossbench.provenance.code_identity`), hence the same metrics (training is
 deterministic for a seed).
 
 Where earlier results are looked for: the job's own sweep directory (a sweep
@@ -27,9 +28,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from lossbench import __version__
 from lossbench.io import write_json
-from lossbench.records import git_commit
+from lossbench.provenance import code_identity
 
 METRICS_FILE = "metrics.json"
 COPIED_FILES = ("history.csv", "predictions.npz")
@@ -48,7 +48,8 @@ def config_hash(cfg: DictConfig) -> str:
             node.pop(path[-1], None)
     # The code that produced a result is part of its identity: results from another
     # lossbench version or commit are not reused.
-    container["_code"] = {"lossbench": __version__, "git_commit": git_commit()}
+    # The user's own modules named by ``_target_`` keys count too (their source hash).
+    container["_code"] = code_identity(cfg)
     text = json.dumps(container, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

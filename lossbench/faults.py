@@ -122,6 +122,39 @@ def run_guarded(fn: Callable[[], Any]) -> int:
     return 0
 
 
+_watching = False
+
+
+def exit_with_parent(interval_s: float = 1.0) -> bool:
+    """In a launcher's worker process (joblib/loky), end it when the main process dies.
+
+    A SIGKILL of ``lossbench run -m hydra/launcher=joblib`` leaves its workers training
+    on (measured: 90 s and more) until they next talk to the dead parent. A daemon
+    thread notices the re-parenting (``os.getppid()`` changes) within ``interval_s``
+    and ends the worker at once; the job it was running wrote nothing (results are
+    written atomically at the end) and a rerun resumes it. Returns True if it watches;
+    the main process (a single run, the basic launcher) is never watched.
+    """
+    import multiprocessing
+    import threading
+    import time
+
+    global _watching
+    if _watching or multiprocessing.current_process().name == "MainProcess":
+        return False
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            if os.getppid() != parent:
+                os._exit(EXIT_FAILURE)
+
+    threading.Thread(target=watch, name="lossbench-exit-with-parent", daemon=True).start()
+    _watching = True
+    return True
+
+
 def raw_seed(cfg: Any) -> Any:
     """``cfg.seed`` as given (it may be the bad value), without resolving anything else."""
     try:

@@ -24,7 +24,7 @@ from lossbench.console import print_job_line, print_run_summary, print_seeds_sum
 from lossbench.data import Dataset
 from lossbench.errors import EXIT_USAGE, ConfigError
 from lossbench.evaluation import metrics
-from lossbench.faults import fail_before_start
+from lossbench.faults import exit_with_parent, fail_before_start
 from lossbench.records import versions, write_job, write_predictions
 from lossbench.report.resume import config_hash, reuse_completed
 from lossbench.schema import validate
@@ -232,6 +232,7 @@ def run_job(cfg: DictConfig) -> float | None:
     (apart from ``overrides``, ``seeds`` and the wall time).
     """
     start = time.perf_counter()
+    exit_with_parent()  # a joblib worker ends with a killed main process
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:  # the whole config, before anything reads it (seed=abc in a sweep: this job fails)

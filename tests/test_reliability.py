@@ -21,6 +21,7 @@ from lossbench import faults, io, provenance
 from lossbench.errors import ConfigError
 from lossbench.report.dedupe import dedupe
 from lossbench.sweepdir import CLAIM_FILE, check_sweep_dir, fingerprint
+
 FAST = ["trainer.epochs=2", "trainer.progress=false", "dataset.n_samples=400"]
 
 
@@ -291,3 +292,56 @@ def test_a_reused_sweep_dir_holding_another_sweep_is_refused(cli, tmp_path):
     assert read_metrics(tmp_path / "sw" / "0") == first
     again = cli("run", "-m", "seed=0", "hydra.sweep.dir=sw", *FAST)  # the same sweep resumes
     assert "resumed" in again.stdout
+
+
+_PARENT = """
+import multiprocessing as mp, os, time
+
+def worker(queue):
+    from lossbench.faults import exit_with_parent
+
+    exit_with_parent(interval_s=0.2)
+    queue.put(os.getpid())
+    time.sleep(60)
+
+if __name__ == "__main__":
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    ctx.Process(target=worker, args=(q,)).start()
+    print(q.get(), flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_worker_ends_when_the_main_process_is_killed(tmp_path):
+    import signal
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(_PARENT)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    child = int(proc.stdout.readline())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(child, signal.SIGKILL)
+    pytest.fail("the worker outlived its killed parent by 10 s")
+
+
+def test_report_over_a_sweep_and_its_resumed_copy_counts_each_seed_once(cli, tmp_path):
+    from lossbench.report.collect import load
+
+    cli("run", "-m", "seed=0,1", "hydra.sweep.dir=a", *FAST)
+    again = cli("run", "-m", "seed=0,1", "hydra.sweep.dir=b", "report.resume_from=[a]", *FAST)
+    assert again.stdout.count("resumed") >= 2
+    assert read_metrics(tmp_path / "b" / "0").get("resumed_from")
+    results = load([tmp_path / "a", tmp_path / "b"])
+    assert sorted(results.df["seed"]) == [0, 1]
+    assert not results.df["resumed_from"].notna().any()  # the originals are kept

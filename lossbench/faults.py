@@ -51,9 +51,11 @@ def hydra_error_line(exc: BaseException) -> str | None:
             break
         cause = cause.__cause__
     if isinstance(cause, MissingConfigException):
-        head = _first_line(str(cause))
+        head = _first_line(str(cause)).rstrip(".")
+        group = (cause.missing_cfg_file or "").rpartition("/")[0]
         if cause.options:
-            return f"{head.rstrip('.')}; choose from: {', '.join(cause.options)}"
+            where = f" in '{group}'" if group else ""
+            return f"{head}. Available options{where}: {', '.join(cause.options)}"
         return head
     if isinstance(cause, MissingMandatoryValue):
         key = getattr(cause, "full_key", None) or "a key"

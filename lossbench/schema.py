@@ -132,9 +132,9 @@ class Real(Constraint):
         if self.lo is not None and self.hi is not None:
             return f"a number in {left}{self.lo:g}, {self.hi:g}{right}"
         if self.lo is not None:
-            return f"a number {'>=' if left == '[' else '>'} {self.lo:g}"
+            return f"{'>=' if left == '[' else '>'} {self.lo:g}"
         if self.hi is not None:
-            return f"a number {'<=' if right == ']' else '<'} {self.hi:g}"
+            return f"{'<=' if right == ']' else '<'} {self.hi:g}"
         return "a finite number"
 
     def invalid_examples(self) -> list[Any]:
@@ -202,7 +202,9 @@ class Options(Constraint):
         return value
 
     def describe(self) -> str:
-        return " | ".join(self.choices)
+        if len(self.choices) == 1:
+            return repr(self.choices[0])
+        return "one of " + ", ".join(self.choices)
 
     def invalid_examples(self) -> list[Any]:
         return ["no_such_option", 3, [1]]

@@ -102,7 +102,7 @@ def test_guard_exit_codes(capsys, monkeypatch):
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 5, err
     assert "no space left on device" in lines[2]
-    assert "choose from: ce, focal" in lines[4]
+    assert "Available options in 'loss': ce, focal" in lines[4]
     with pytest.raises(ZeroDivisionError):  # a bug is not hidden
         faults.run_guarded(_raises(ZeroDivisionError()))
     assert "HYDRA_FULL_ERROR" not in os.environ
@@ -258,7 +258,7 @@ def test_cli_config_mistakes_exit_2_with_one_line(cli, tmp_path):
     (tmp_path / "conf" / "loss").mkdir(parents=True)
     (tmp_path / "conf" / "loss" / "mine.yaml").write_text("_target_: [unclosed\n")
     cases = [
-        (["run", "loss=nosuch"], "choose from:"),
+        (["run", "loss=nosuch"], "Available options in 'loss': asymmetric,"),
         (["run", "+trainer.epoch=5"], "did you mean trainer.epochs?"),
         (["run", "dataset=csv"], "dataset.path is required"),
         (["run", "--config-dir", "conf", "loss=mine"], "malformed YAML"),

@@ -159,12 +159,9 @@ def run_case(name: str, args: list[str], expected: int) -> dict:
             return {"name": name, "result": "timeout", "exit": None, "stderr": ""}
     kind = classify(proc, expected)
     tail = proc.stderr.strip().splitlines()
-    return {
-        "name": name,
-        "result": kind,
-        "exit": proc.returncode,
-        "stderr": tail[-1] if tail else "",
-    }
+    last = tail[-1] if tail else ""
+    print(f"{kind:>10}  exit {proc.returncode}  {name}: {last[:150]}", flush=True)
+    return {"name": name, "result": kind, "exit": proc.returncode, "stderr": last}
 
 
 def main() -> int:
@@ -179,8 +176,6 @@ def main() -> int:
     counts: dict[str, int] = {}
     for r in results:
         counts[r["result"]] = counts.get(r["result"], 0) + 1
-        if r["result"] != "clean":
-            print(f"{r['result']:>10}  exit {r['exit']}  {r['name']}: {r['stderr'][:150]}")
     print(f"{len(results)} cases: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

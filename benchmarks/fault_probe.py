@@ -35,8 +35,8 @@ CASES: list[tuple[str, list[str], int]] = []
 
 
 def case(name: str, *args: str, code: int = 2, small: bool = True) -> None:
-    extra = [*FAST, *(SMALL if small else [])]
-    CASES.append((name, ["run", *args, *extra], code))
+    extra = [*FAST, *(SMALL if small else [])]  # first: the case's own value wins
+    CASES.append((name, ["run", *extra, *args], code))
 
 
 # root keys: wrong type, out of range, NaN/inf, truthy strings, unknown keys

@@ -316,8 +316,15 @@ PARAMS: dict[str, Rule] = {
 }
 
 
+# Where the generated wording ("null or an integer >= 1 or a list of ...") reads worse.
+MESSAGES: dict[str, str] = {
+    "seeds": "null, a count >= 1 or a list of distinct integer seeds in [0, 2^32)",
+    "splits": "null, a count >= 1 or a list of distinct integer data seeds in [0, 2^32)",
+}
+
+
 def _message(key: str, value: Any, rule: Rule) -> str:
-    allowed = " or ".join(c.describe() for c in rule)
+    allowed = MESSAGES.get(key) or " or ".join(c.describe() for c in rule)
     return f"{key} must be {allowed}, got {_show(value)}"
 
 

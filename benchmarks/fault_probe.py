@@ -36,7 +36,8 @@ CASES: list[tuple[str, list[str], int]] = []
 
 def case(name: str, *args: str, code: int = 2, small: bool = True) -> None:
     extra = [*FAST, *(SMALL if small else [])]  # first: the case's own value wins
-    CASES.append((name, ["run", *extra, *args], code))
+    flags = list(args[:2]) if args and args[0].startswith("--") else []  # --config-dir DIR
+    CASES.append((name, ["run", *flags, *extra, *args[len(flags) :]], code))
 
 
 # root keys: wrong type, out of range, NaN/inf, truthy strings, unknown keys

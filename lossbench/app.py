@@ -72,7 +72,13 @@ def compose_once() -> Iterator[None]:
 
 def main(argv: list[str]) -> int:
     """Run the Hydra app with ``argv`` as its command line."""
+    from lossbench.faults import run_guarded
+
     sys.argv = [sys.argv[0], *argv]
-    with compose_once():
-        _task()
-    return 0
+
+    def run() -> int:
+        with compose_once():
+            _task()
+        return 0
+
+    return run_guarded(run)

@@ -18,6 +18,9 @@ import inspect
 import logging
 import os
 import sys
+import sysconfig
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from hydra.errors import InstantiationException
@@ -27,6 +30,30 @@ from omegaconf import DictConfig, OmegaConf
 from lossbench.errors import ConfigError
 
 META_KEYS = ("_tasks_",)
+# Targets are called with the user's config values as arguments: an object of Python's
+# standard library (os.rename, subprocess.run, shutil.rmtree, builtins.exec, ...) is
+# never a component and would run with arbitrary arguments, so it is refused, whether
+# it would be called through Hydra's instantiate or as a loss *function*.
+
+
+@cache
+def _stdlib_dirs() -> tuple[Path, ...]:
+    paths = sysconfig.get_paths()
+    return tuple(Path(paths[k]).resolve() for k in ("stdlib", "platstdlib") if k in paths)
+
+
+def is_stdlib_module(name: str) -> bool:
+    """True if module ``name`` is Python's own (built in, or a file of the standard library);
+    a user's module that merely shares a standard name (``test.py``) is not."""
+    top = name.split(".", 1)[0]
+    if top not in sys.stdlib_module_names and top != "builtins":
+        return False
+    module = sys.modules.get(top)
+    file = getattr(module, "__file__", None) if module is not None else None
+    if file is None:
+        return True  # built into the interpreter (builtins, posix, sys) or not imported
+    path = Path(file).resolve()
+    return any(path.is_relative_to(d) for d in _stdlib_dirs())
 
 
 def tasks_of(node: DictConfig) -> tuple[str, ...]:
@@ -56,27 +83,48 @@ def _accepted(target: Any, context: dict[str, Any]) -> dict[str, Any]:
 
 
 def import_target(key: str, target_path: Any) -> Any:
-    """The object ``_target_`` names; also found in the current directory."""
+    """The object ``_target_`` names; also found in the current directory.
+
+    Refuses objects of Python's standard library (see ``is_stdlib_module``).
+    """
     if not target_path or target_path == "???":
         raise ConfigError(
             f"{key}._target_ is not set: name the class or function to build, "
             f"e.g. {key}._target_=mypkg.losses.MyLoss"
         )
+    if not isinstance(target_path, str):
+        raise ConfigError(f"{key}._target_ must be a dotted name such as mypkg.losses.MyLoss")
     try:
-        return _locate(target_path)
+        return _checked(key, target_path, _locate(target_path))
+    except ConfigError:
+        raise
     except Exception as exc:
         first = exc
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.append(cwd)
         try:
-            return _locate(target_path)
+            obj = _locate(target_path)
         except Exception:
             pass
+        else:
+            return _checked(key, target_path, obj)
     raise ConfigError(
         f"{key}._target_={target_path} cannot be imported: "
         + " ".join(line.strip() for line in str(first).splitlines() if line.strip())
     ) from None
+
+
+def _checked(key: str, target_path: str, obj: Any) -> Any:
+    """``obj``, unless it is an object of Python's standard library."""
+    module = getattr(obj, "__module__", None) or ""
+    if is_stdlib_module(module or target_path):
+        raise ConfigError(
+            f"{key}._target_={target_path} is refused: it is Python's "
+            f"{module or target_path.rsplit('.', 1)[0]}.{getattr(obj, '__name__', '?')}, "
+            "not a component; name a class or function of lossbench, torch or your own code"
+        )
+    return obj
 
 
 def _locate(path: str) -> Any:

@@ -201,7 +201,7 @@ def base_record(
         "val_metrics": {},
         "warnings": [],
         "wall_time_s": 0.0,
-        "versions": versions(),
+        "versions": versions(cfg),
         "config_hash": config_hash(
             member_config(cfg, split if plan.splits else None, seed) if plan.batched else cfg
         ),

@@ -9,8 +9,10 @@ names), ``overrides`` (the command-line overrides of this job), ``task``,
 loss's switch, else 1), ``epochs_run``, ``diverged_epoch``, ``metrics`` (test
 metrics of the evaluated epoch), ``val_metrics``, ``warnings`` (one-line
 strings, e.g. "probably undertrained: ..."; always present, often empty),
-``wall_time_s``, ``versions`` (lossbench, torch, python, git commit of
-lossbench's source where there is one), ``config_hash`` (identifies the resolved
+``wall_time_s``, ``versions`` (lossbench's version, source hash and own git commit
+where it is a checkout, torch, python, the user's repository state ``user_repo`` and
+``user_sources``: the source hash of each user module a ``_target_`` names; see
+:mod:`lossbench.provenance`), ``config_hash`` (identifies the resolved
 job config, for resuming sweeps) and, for classification, ``class_counts``
 (training samples per class). A member of a batched job (``seeds=N`` and/or
 ``splits=N``) writes its record to ``seed_<s>/`` (``seeds`` only) or
@@ -25,14 +27,12 @@ inputs, targets and predictions of the first test windows.
 from __future__ import annotations
 
 import io
-import platform
-import subprocess
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from lossbench import __version__
 from lossbench.io import atomic_write_bytes, write_csv, write_json
+from lossbench.provenance import lossbench_git_commit
+from lossbench.provenance import versions as provenance_versions
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
@@ -40,31 +40,15 @@ PREDICTIONS_FILE = "predictions.npz"
 N_SAVED_WINDOWS = 8
 
 
-@cache
 def git_commit() -> str | None:
-    """The commit of the lossbench source tree, or None outside a git checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(Path(__file__).parent), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+    """The commit of lossbench's own checkout (None for an installed package)."""
+    return lossbench_git_commit()
 
 
-def versions() -> dict[str, Any]:
-    import torch
-
-    return {
-        "lossbench": __version__,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "git_commit": git_commit(),
-    }
+def versions(cfg: Any = None) -> dict[str, Any]:
+    """lossbench (version, source hash, own commit), torch, python; the user's repository
+    and the source hashes of the user's modules the config names, separately."""
+    return provenance_versions(cfg)
 
 
 def write_job(directory: Path, record: dict[str, Any], history: list[dict[str, Any]]) -> None:

@@ -4,8 +4,9 @@ A job is identified by ``config_hash``: the SHA-256 of its resolved config (the
 ``hydra`` node is not part of a job's config; the ``report`` block and
 ``trainer.progress`` are dropped because they do not change the result). The same
 hash means the same data, model, loss, optimizer, budget and seed, run by the same
-lossbench version and git commit, hence the same metrics (training is
-deterministic for a seed).
+lossbench version and source and the same source of the user's modules the config
+names (:func:`lossbench.provenance.code_identity`), hence the same metrics (training
+is deterministic for a seed).
 
 Where earlier results are looked for: the job's own directory, then its sweep
 directory (a sweep re-run into a fixed ``hydra.sweep.dir``), then every directory
@@ -44,9 +45,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from lossbench import __version__
 from lossbench.io import write_json
-from lossbench.records import git_commit
+from lossbench.provenance import code_identity
 
 METRICS_FILE = "metrics.json"
 INDEX_FILE = ".lossbench-resume-index.json"
@@ -71,8 +71,9 @@ def config_hash(cfg: DictConfig) -> str:
         if isinstance(node, dict):
             node.pop(path[-1], None)
     # The code that produced a result is part of its identity: results from another
-    # lossbench version or commit are not reused.
-    container["_code"] = {"lossbench": __version__, "git_commit": git_commit()}
+    # lossbench version or source, or from another source of the user's modules that the
+    # config names (their ``_target_``), are not reused.
+    container["_code"] = code_identity(cfg)
     text = json.dumps(container, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

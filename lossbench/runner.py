@@ -33,9 +33,11 @@ from lossbench.experiment import (
     member_data,
     predict_chosen,
 )
+from lossbench.faults import exit_with_parent, fail_before_start
 from lossbench.plan import JobContext, Member, Plan, make_plan, single_plan
 from lossbench.records import write_job, write_predictions
 from lossbench.resume import remember_completed, reuse_completed
+from lossbench.schema import validate
 from lossbench.training.convergence import undertrained_warning
 from lossbench.training.loop import DivergedError, MemberResult, alike
 
@@ -52,6 +54,7 @@ class JobFailed(Exception):
 
 def run_job(cfg: DictConfig) -> float | None:
     """Hydra task function body: returns the mean best validation monitor value (for sweepers)."""
+    exit_with_parent()  # a joblib worker ends with a killed main process
     return run_members(cfg, JobContext.from_hydra())
 
 
@@ -66,6 +69,10 @@ def run_members(cfg: DictConfig, ctx: JobContext) -> float | None:
     the wall times).
     """
     start = time.perf_counter()
+    try:  # the whole config, before anything reads it (seed=abc in a sweep: this job fails)
+        validate(cfg)
+    except ConfigError as exc:
+        return fail_before_start(cfg, ctx.out_dir, str(exc), ctx.multirun)
     torch.set_num_threads(int(cfg.trainer.num_threads))
     try:
         plan = make_plan(cfg, ctx)

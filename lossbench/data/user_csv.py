@@ -78,6 +78,28 @@ def _handle_nans(df: pd.DataFrame, columns: list[str], path: str, nan: str) -> p
     return df[~bad.any(axis=1)]
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_finite(df: pd.DataFrame, columns: list[str], path: str) -> None:
+    """Every numeric value is finite and fits float32 (what the model trains in): a CSV cell
+    of ``inf`` or ``1e300`` is a data error naming the file, column and row, not a
+    training run that "diverges"."""
+    for col in columns:
+        if not pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
+            continue
+        values = df[col].to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values) | (np.abs(values) > FLOAT32_MAX)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            line = int(df.index[row]) + 2  # the header is line 1
+            raise ConfigError(
+                f"{path}: column {col} has {int(bad.sum())} non-finite or out-of-range values "
+                f"(first: {values[row]:g} on line {line}); values must be finite and "
+                f"within +-{FLOAT32_MAX:.3g} (float32); fix or remove those rows"
+            )
+
+
 def csv(
     *,
     path: str = "",
@@ -109,6 +131,7 @@ def csv(
     if task != "classification" and not pd.api.types.is_numeric_dtype(df[target]):
         raise ConfigError(f"dataset.target={target} must be numeric for {task}")
     df = _handle_nans(df, [target, *feats, *([time_column] if time_column else [])], path, nan)
+    _check_finite(df, feats if task == "classification" else [target, *feats], path)
     if time_column:
         df = df.assign(_t=pd.to_datetime(df[time_column], errors="coerce"))
         df = df.sort_values("_t" if df["_t"].notna().all() else time_column, kind="stable")

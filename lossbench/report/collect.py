@@ -20,6 +20,7 @@ import pandas as pd
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from lossbench.records import METRICS_FILE
+from lossbench.report.dedupe import dedupe
 
 CHOICE_COLUMNS = ["dataset", "model", "loss", "optimizer"]
 # Hydra's own override keys (launcher, sweep dir, ...) say how jobs ran, not what:
@@ -113,6 +114,8 @@ def load(paths: Iterable[str | Path], relative_to: Path | None = None) -> Result
         )
     base = relative_to.resolve() if relative_to is not None else None
     records = [json.loads(f.read_text()) for f in files]
+    # A resumed sweep holds copies of reused records: count each replicate once.
+    files, records, _ = dedupe(files, records)
     overrides: dict[str, None] = {}
     metrics: dict[str, None] = {}
     val_metrics: dict[str, None] = {}

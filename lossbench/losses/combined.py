@@ -15,11 +15,12 @@ class CombinedLoss(Loss):
     """``sum_k w_k L_k(pred, target)``: a weighted sum of other losses.
 
     The combined loss of the tutorial lossbench grew from (its example:
-    ``0.7 CE + 0.3 MSE``, the default in ``combined.yaml``). ``terms`` maps a label to a
-    loss, already built: in YAML each term is a loss config placed by the defaults list (``/loss@terms.ce: ce``), so the
-    saved config holds every term's parameters, and the builder passes the training
-    statistics to each term as to any loss. ``weights`` has one weight per term, in
-    the order of ``terms`` (``loss.weights=[0.5,0.5]`` sweeps them). The terms follow
+    ``0.7 CE + 0.3 MSE``, the default in ``combined.yaml``). ``terms`` maps a label to
+    a loss, already built: in YAML each term is a loss config placed by the defaults
+    list (``/loss@terms.ce: ce``), so the saved config holds every term's parameters,
+    and the builder passes the training statistics to each term as to any loss.
+    ``weights`` has one weight per term, in the order of ``terms``
+    (``loss.weights=[0.5,0.5]`` sweeps them). The terms follow
     this loss's ``reduction``.
 
     Weights must be non-negative and not all zero. They are **not** normalised:

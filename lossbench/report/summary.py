@@ -231,6 +231,20 @@ def _baseline_index(out: pd.DataFrame, i: int, keys: list[str], options: Options
     return int(found[0]) if found.size else None
 
 
+# The comparison with the baseline, per configuration and metric.
+COMPARISON_COLUMNS = [
+    "baseline",
+    "unit",
+    "tested_over",
+    "n_pairs",
+    "delta",
+    "p_value",
+    "p_holm",
+    "family_size",
+    "d_z",
+    "mde",
+    "verdict",
+]
 LONG_STATS = [
     "metric",
     "headline",
@@ -241,32 +255,9 @@ LONG_STATS = [
     "mean",
     "std",
     "ci95",
-    "baseline",
-    "unit",
-    "tested_over",
-    "n_pairs",
-    "delta",
-    "p_value",
-    "p_holm",
-    "family_size",
-    "d_z",
-    "mde",
-    "verdict",
+    *COMPARISON_COLUMNS,
 ]
-HEADLINE_COLUMNS = [
-    "metric",
-    "baseline",
-    "unit",
-    "tested_over",
-    "n_pairs",
-    "delta",
-    "p_value",
-    "p_holm",
-    "family_size",
-    "d_z",
-    "mde",
-    "verdict",
-]
+HEADLINE_COLUMNS = ["metric", *COMPARISON_COLUMNS]
 
 
 def _compare_with_baselines(

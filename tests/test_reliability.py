@@ -180,7 +180,7 @@ def test_dedupe_keeps_one_record_per_hash_and_seed_preferring_the_original():
 
 
 def test_config_hash_follows_the_users_module_source(tmp_path, monkeypatch):
-    from lossbench.report.resume import config_hash
+    from lossbench.resume import config_hash
 
     mod = tmp_path / "prov_user_loss.py"
     mod.write_text("def my_loss(pred, target):\n    return (pred - target).abs().mean()\n")

@@ -122,8 +122,8 @@ def test_bad_splits_one_line_exit_2(tmp_path, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
-        "error: splits must be null, a count >= 1 or a list of distinct integer dataset seeds, "
-        "got [1, 1]"
+        "error: splits must be null, a count >= 1 or a list of distinct integer data seeds "
+        "in [0, 2^32), got [1, 1]"
     ]
     assert read_metrics(tmp_path / "job")["status"] == "failed"
 

@@ -424,6 +424,18 @@ def _finite(key: str, value: Any) -> None:
             _finite(f"{key}[{i}]", v)
 
 
+def _interpolated_names(cfg: Any) -> set[str]:
+    """Root names that an interpolation in ``cfg`` refers to (``${w}``, ``${w.x}``)."""
+    import re
+
+    from omegaconf import DictConfig, OmegaConf
+
+    if not isinstance(cfg, DictConfig):
+        return set()
+    text = OmegaConf.to_yaml(cfg, resolve=False)
+    return set(re.findall(r"\$\{\s*([A-Za-z_][\w]*)", text))
+
+
 def validate_root(cfg: Any, tree: Mapping[str, Any]) -> None:
     """The root keys: each against :data:`ROOT`; unknown keys in its blocks rejected."""
     for block in ROOT_BLOCKS:
@@ -438,10 +450,13 @@ def validate_root(cfg: Any, tree: Mapping[str, Any]) -> None:
                 key = f"{block}.{name}"
                 raise ConfigError(f"{key} is not a key{did_you_mean(key, known)}")
     roots = {k.split(".")[0] for k in ROOT} | set(GROUPS) | {"hydra"}
+    used = _interpolated_names(cfg)
     for name, value in tree.items():
         # A mapping is another config group's node (``+logger=mlflow``, the user's own
-        # groups); an unknown plain value at the root is a typo (``+seeed=3``).
-        if name not in roots and not isinstance(value, Mapping):
+        # groups); a plain value that an interpolation uses is the user's variable
+        # (``+w=2 loss.class_weights=[1,${w}]``, the Optuna idiom); any other unknown
+        # plain value at the root is a typo (``+seeed=3``).
+        if name not in roots and not isinstance(value, Mapping) and name not in used:
             raise ConfigError(f"{name} is not a key{did_you_mean(name, sorted(roots))}")
     for key, rule in ROOT.items():
         present, value = _get(tree, key)

@@ -146,6 +146,19 @@ def test_unknown_key_names_the_nearest():
     expect_error(put(composed(), "seeed", 3), "seeed")
 
 
+def test_a_root_variable_used_by_an_interpolation_is_not_a_typo():
+    """``+w=2 loss.class_weights=[1,${w}]``: the Optuna idiom of the README."""
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("config", ["loss=asymmetric", "+w=2.0", "loss.class_weights=[1.0,${w}]"])
+    schema.validate(cfg, choices={})
+    OmegaConf.set_struct(cfg, False)
+    unused = OmegaConf.merge(cfg, {"ww": 3})
+    with pytest.raises(ConfigError, match="ww is not a key"):
+        schema.validate(unused, choices={})
+
+
 def test_a_group_of_the_users_own_at_the_root_is_not_a_typo():
     schema.validate(put(composed(), "logger", {"uri": "x"}), choices={})
 

@@ -306,16 +306,21 @@ def dtw_tdi(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y = y.reshape(*y.shape[:2], -1)
     p = p.reshape(*p.shape[:2], -1)
     n, h, h2 = y.shape[0], y.shape[1], p.shape[1]
-    yt, pt = y.transpose(1, 2, 0), p.transpose(1, 2, 0)  # [H, D, N]
-    cost = ((yt[:, None] - pt[None]) ** 2).sum(2)  # [H, H2, N]
+    if y.shape[2] == 1:  # [H, H2, N]: squared distances
+        diff = y[:, :, 0].T[:, None] - p[:, :, 0].T[None]
+        cost = diff * diff
+    else:  # summed over D (last, contiguous)
+        cost = ((y.transpose(1, 0, 2)[:, None] - p.transpose(1, 0, 2)[None]) ** 2).sum(-1)
     acc = np.full((h + 1, h2 + 1, n), np.inf)
     acc[0, 0] = 0.0
+    best = np.empty(n)
     for i in range(1, h + 1):
+        above = np.minimum(acc[i - 1, :-1], acc[i - 1, 1:])  # (i-1, j-1) vs (i-1, j)
         for j in range(1, h2 + 1):
-            best = np.minimum(np.minimum(acc[i - 1, j - 1], acc[i - 1, j]), acc[i, j - 1])
+            np.minimum(above[j - 1], acc[i, j - 1], out=best)
             np.add(cost[i - 1, j - 1], best, out=acc[i, j])
     dtw = np.sqrt(acc[h, h2])
-    rows = np.arange(n)
+    flat, rows, width = acc.reshape(-1), np.arange(n), (h2 + 1) * n
     i, j = np.full(n, h - 1), np.full(n, h2 - 1)
     dist = (i - j).astype(np.float64) ** 2
     while True:
@@ -323,7 +328,8 @@ def dtw_tdi(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not active.any():
             break
         # candidates in acc's padded coordinates: (i-1, j-1), (i-1, j), (i, j-1)
-        cand = np.stack([acc[i, j, rows], acc[i, j + 1, rows], acc[i + 1, j, rows]], axis=1)
+        at = i * width + j * n + rows
+        cand = np.stack([flat[at], flat[at + n], flat[at + width]], axis=1)
         step = np.argmin(cand, axis=1)
         step = np.where(i == 0, 2, np.where(j == 0, 1, step))
         di = np.where(active & (step != 2), 1, 0)

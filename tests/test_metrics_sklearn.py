@@ -71,10 +71,9 @@ def _classification_reference(data: Dataset, y: np.ndarray, z: np.ndarray) -> di
         is_pos, score = (y == pos).astype(int), z[:, pos] - z[:, 1 - pos]
         out["roc_auc"] = skm.roc_auc_score(is_pos, score)
         out["average_precision"] = skm.average_precision_score(is_pos, score)
-        out["f1_best_threshold"] = max(  # every threshold, by brute force
-            skm.f1_score(is_pos, (score >= t).astype(int), zero_division=0)
-            for t in np.unique(score)
-        )
+        predicted = score[None] >= np.unique(score)[:, None]  # every threshold, brute force
+        tp = (predicted & (is_pos == 1)).sum(axis=1)
+        out["f1_best_threshold"] = np.max(2 * tp / (predicted.sum(axis=1) + is_pos.sum()))
     recall = skm.recall_score(y, y_pred, labels=labels, average=None, zero_division=0)
     out.update({f"recall_class_{c}": r for c, r in enumerate(recall)})
     return {k: float(v) for k, v in out.items()}

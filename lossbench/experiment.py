@@ -123,24 +123,28 @@ def member_data(exp: Experiment, k: int) -> Dataset:
 def evaluate_members(
     exp: Experiment, results: list[MemberResult], preds: dict[str, torch.Tensor]
 ) -> list[dict[str, dict[str, float]] | None]:
-    """Test and validation metrics of each completed member (None for the others).
+    """Test and validation metrics of each completed member (None for the others); the
+    members of one data split are scored together (:func:`metrics.compute_many`).
 
     With post-hoc logit adjustment (Menon et al. 2021, eq. 10) the adjusted logits
     are scored, the same transform the epoch was selected with.
     """
     scored = {n: p if exp.adjust is None else exp.adjust(p) for n, p in preds.items()}
-    out: list[dict[str, dict[str, float]] | None] = []
+    out: list[dict[str, dict[str, float]] | None] = [None] * len(results)
+    by_data: dict[int, list[int]] = {}  # completed members per dataset: scored together
     for k, result in enumerate(results):
-        if result.status != "completed":
-            out.append(None)
-            continue
-        data = member_data(exp, k)
-        out.append(
-            {
-                name: metrics.compute(data, getattr(data, name).y, scored[name][k])
-                for name in EVAL_SPLITS
-            }
-        )
+        if result.status == "completed":
+            by_data.setdefault(id(member_data(exp, k)), []).append(k)
+    for ks in by_data.values():
+        data = member_data(exp, ks[0])
+        split_scores = {
+            name: metrics.compute_many(
+                data, getattr(data, name).y, torch.stack([scored[name][k] for k in ks])
+            )
+            for name in EVAL_SPLITS
+        }
+        for i, k in enumerate(ks):
+            out[k] = {name: split_scores[name][i] for name in EVAL_SPLITS}
     return out
 
 

@@ -6,16 +6,22 @@ training-split statistics that group metrics need), the true targets of the spli
 being scored, and one model's predictions: logits ``[N, C]`` for classification,
 values shaped like the targets otherwise. A group metric whose group has no
 sample in the scored split is NaN (``null`` in ``metrics.json``).
+
+Everything is plain numpy on a confusion matrix or on the scores sorted once: the
+values equal scikit-learn's (``tests/test_metrics_sklearn.py`` checks every metric
+against it on random inputs), without its per-call input validation, which cost
+~0.1 s per member and split and made the final evaluation of many seeds cost more
+than their training (issue 12).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn import metrics as skm
 
 from lossbench.data import Dataset
 from lossbench.data.profiles import bin_index, target_regions
@@ -93,26 +99,78 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def gmean_recall(y: np.ndarray, y_pred: np.ndarray) -> float:
-    """Geometric mean of the recalls of the classes present in ``y`` (Kubat & Matwin 1997)."""
-    recalls = [float((y_pred[y == c] == c).mean()) for c in np.unique(y)]
-    return float(np.prod(recalls) ** (1.0 / len(recalls)))
+def _rowwise(reduce: Callable[[np.ndarray], Any], a: np.ndarray) -> np.ndarray:
+    """``reduce`` (a sum or mean) of each model's row of ``a`` [K, ...], one 1-D
+    reduction per row: the same bits at any K, so a model scores the same batched with
+    others as alone (a 2-D reduction may add in another order)."""
+    return np.array([reduce(row) for row in a.reshape(len(a), -1)], dtype=np.float64)
 
 
-def expected_calibration_error(y: np.ndarray, prob: np.ndarray, n_bins: int = ECE_BINS) -> float:
-    """ECE of Guo et al. 2017: sum_b |B_b|/N * |accuracy(B_b) - confidence(B_b)|.
+def calibration_errors(y: np.ndarray, prob: np.ndarray, n_bins: int = ECE_BINS) -> np.ndarray:
+    """ECE of Guo et al. 2017 for each model of ``prob`` [K, N, C]:
+    sum_b |B_b|/N * |accuracy(B_b) - confidence(B_b)|.
 
     Confidence is the maximum class probability; ``n_bins`` equal-width bins
-    (lo, hi] over [0, 1].
+    (lo, hi] over [0, 1]. The bins of all K models are counted in one pass.
     """
+    n_models, n = prob.shape[:2]
     conf, hit = prob.max(axis=-1), (prob.argmax(axis=-1) == y).astype(np.float64)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     bins = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
-    total = 0.0
-    for b in np.unique(bins):
-        m = bins == b
-        total += m.mean() * abs(hit[m].mean() - conf[m].mean())
-    return float(total)
+    flat = (bins + n_bins * np.arange(n_models)[:, None]).reshape(-1)
+    size = n_models * n_bins
+
+    def per_bin(weights: np.ndarray | None) -> np.ndarray:
+        w = None if weights is None else weights.reshape(-1)
+        return np.bincount(flat, weights=w, minlength=size).reshape(n_models, n_bins)
+
+    count, hits, confs = per_bin(None), per_bin(hit), per_bin(conf)
+    safe = np.maximum(count, 1)
+    return _rowwise(
+        np.sum, np.where(count > 0, count / n * np.abs(hits / safe - confs / safe), 0.0)
+    )
+
+
+def expected_calibration_error(y: np.ndarray, prob: np.ndarray, n_bins: int = ECE_BINS) -> float:
+    """ECE (:func:`calibration_errors`) of one model's probabilities ``prob`` [N, C]."""
+    return float(calibration_errors(y, prob[None], n_bins)[0])
+
+
+def threshold_counts(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """True and false positives (float) when predicting 1 for ``score >= t``, for each
+    distinct score ``t`` from the highest down; ``y`` is 1 for the positive class.
+
+    Tied scores form one threshold, as in scikit-learn's ROC and precision-recall
+    curves (``confusion_matrix_at_thresholds``), whose counts these equal.
+    """
+    order = np.argsort(-score, kind="stable")
+    s, pos = score[order], (y[order] == 1).astype(np.float64)
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # end of each distinct score
+    tps = np.cumsum(pos)[last]
+    return tps, 1.0 + last - tps
+
+
+def roc_auc(tps: np.ndarray, fps: np.ndarray) -> float:
+    """Area under the ROC curve from :func:`threshold_counts` (both classes present).
+
+    The trapezoid over the curve's corners, which counts a tied positive-negative
+    pair as 1/2 (the Mann-Whitney statistic with average ranks); as scikit-learn's
+    ``roc_auc_score``: collinear points dropped, the curve starting at (0, 0).
+    """
+    if len(fps) > 2:
+        keep = np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True]
+        tps, fps = tps[keep], fps[keep]
+    tps, fps = np.r_[0.0, tps], np.r_[0.0, fps]
+    return float(np.trapezoid(tps / tps[-1], fps / fps[-1]))
+
+
+def average_precision(tps: np.ndarray, fps: np.ndarray) -> float:
+    """Average precision sum_n (R_n - R_{n-1}) P_n over the distinct thresholds from
+    :func:`threshold_counts` (no interpolation), as scikit-learn's
+    ``average_precision_score``, summed in its order (lowest threshold first)."""
+    precision = np.r_[(tps / (tps + fps))[::-1], 1.0]
+    recall = np.r_[(tps / tps[-1])[::-1], 0.0]
+    return float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))
 
 
 def best_threshold_f1(y: np.ndarray, score: np.ndarray) -> float:
@@ -121,52 +179,80 @@ def best_threshold_f1(y: np.ndarray, score: np.ndarray) -> float:
 
     An oracle on the scored split: the upper bound that threshold moving can reach.
     """
-    order = np.argsort(-score, kind="stable")
-    s, pos = score[order], (y[order] == 1).astype(np.float64)
-    last = np.r_[np.flatnonzero(np.diff(s) != 0), len(s) - 1]  # end of each distinct score
-    tp, fp = np.cumsum(pos)[last], np.cumsum(1.0 - pos)[last]
-    fn = pos.sum() - tp
-    return float(np.max(2 * tp / np.maximum(2 * tp + fp + fn, 1e-300)))
+    return _best_f1(*threshold_counts(y, score))
 
 
-def shot_accuracy(y: np.ndarray, y_pred: np.ndarray, classes: list[int]) -> float:
-    """Accuracy on the samples whose true class is in ``classes`` (Liu et al. 2019)."""
-    m = np.isin(y, classes)
-    return float((y_pred[m] == y[m]).mean()) if m.any() else math.nan
+def _best_f1(tps: np.ndarray, fps: np.ndarray) -> float:
+    fn = tps[-1] - tps
+    return float(np.max(2 * tps / np.maximum(2 * tps + fps + fn, 1e-300)))
 
 
-def classification(data: Dataset, y: np.ndarray, z: np.ndarray) -> dict[str, float]:
-    n_classes = int(data.n_classes)
-    y_pred = z.argmax(axis=-1)
-    labels = list(range(n_classes))
-    out = {
-        "accuracy": skm.accuracy_score(y, y_pred),
-        "balanced_accuracy": skm.balanced_accuracy_score(y, y_pred),
-        "macro_f1": skm.f1_score(y, y_pred, labels=labels, average="macro", zero_division=0),
-        "gmean": gmean_recall(y, y_pred),
-        "ece": expected_calibration_error(y, softmax(z)),
+def confusions(y: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Counts ``[model, true class, predicted class]`` of predictions ``y_pred`` [K, N]
+    (at least ``n_classes`` classes a side), counted in one pass."""
+    n = max(n_classes, int(y.max()) + 1, int(y_pred.max()) + 1)
+    cells = (np.arange(len(y_pred))[:, None] * n + y) * n + y_pred
+    return np.bincount(cells.reshape(-1), minlength=len(y_pred) * n * n).reshape(-1, n, n)
+
+
+def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a / b, 0 where b is 0 (scikit-learn's ``zero_division=0``)."""
+    return np.divide(a, b, out=np.zeros(np.broadcast_shapes(a.shape, b.shape)), where=b > 0)
+
+
+def classification(data: Dataset, y: np.ndarray, z: np.ndarray) -> list[dict[str, float]]:
+    """Metrics of each model's logits ``z`` [K, N, C] from its confusion matrix, as
+    scikit-learn defines them: balanced accuracy and G-mean over the classes present in
+    ``y``; macro-F1 and recall over all C classes, 0 for a class that is neither present
+    nor predicted (``zero_division=0``)."""
+    n_classes, n_models = int(data.n_classes), len(z)
+    y = y.astype(np.int64, copy=False)
+    cm = confusions(y, z.argmax(axis=-1), n_classes)
+    hits, predicted = np.diagonal(cm, axis1=1, axis2=2), cm.sum(axis=1)
+    support = cm[0].sum(axis=1)  # the same true labels for every model
+    present = support > 0
+    recall_present = hits[:, present] / support[present]
+    hits, predicted, support = hits[:, :n_classes], predicted[:, :n_classes], support[:n_classes]
+    columns: dict[str, np.ndarray] = {
+        "accuracy": hits.sum(axis=1) / len(y),
+        "balanced_accuracy": _rowwise(np.mean, recall_present),
+        "macro_f1": _rowwise(
+            np.mean, _divide(2.0 * hits, (support + predicted).astype(np.float64))
+        ),
+        "gmean": np.prod(recall_present, axis=1) ** (1.0 / present.sum()),
+        "ece": calibration_errors(y, softmax(z)),
     }
     for group, classes in shot_groups(data).items():
-        out[f"{group}_shot_accuracy"] = shot_accuracy(y, y_pred, classes)
-    if n_classes == 2 and len(np.unique(y)) == 2:
+        n = support[classes].sum()
+        shot = hits[:, classes].sum(axis=1) / n if n else np.full(n_models, math.nan)
+        columns[f"{group}_shot_accuracy"] = shot
+    if n_classes == 2 and present.sum() == 2:
         pos = positive_class(data)
         is_pos = (y == pos).astype(np.int64)
-        score = z[:, pos] - z[:, 1 - pos]  # log-odds of the positive class, a monotone score
-        out["roc_auc"] = skm.roc_auc_score(is_pos, score)  # symmetric in the classes
-        out["average_precision"] = skm.average_precision_score(is_pos, score)
-        out["f1_best_threshold"] = best_threshold_f1(is_pos, score)
-    recall = skm.recall_score(y, y_pred, labels=labels, average=None, zero_division=0)
-    out.update({f"recall_class_{c}": r for c, r in enumerate(recall)})
-    return out
+        ranking = []
+        for zk in z:
+            # log-odds of the positive class, a monotone score
+            tps, fps = threshold_counts(is_pos, zk[:, pos] - zk[:, 1 - pos])
+            ranking.append((roc_auc(tps, fps), average_precision(tps, fps), _best_f1(tps, fps)))
+        for name, values in zip(_BINARY_ONLY, zip(*ranking, strict=True), strict=True):
+            columns[name] = np.array(values)  # ROC AUC is symmetric in the classes
+    recall = _divide(hits.astype(np.float64), support.astype(np.float64))
+    columns.update({f"recall_class_{c}": recall[:, c] for c in range(n_classes)})
+    return _rows(columns, n_models)
+
+
+def _rows(columns: dict[str, np.ndarray], n_models: int) -> list[dict[str, float]]:
+    """One ``{metric: float}`` per model from ``{metric: values [K]}``."""
+    lists = {name: np.asarray(v, dtype=np.float64).tolist() for name, v in columns.items()}
+    return [{name: v[k] for name, v in lists.items()} for k in range(n_models)]
 
 
 # -- regression ----------------------------------------------------------------
-def gmean_abs_error(y: np.ndarray, p: np.ndarray) -> float:
-    """Geometric mean of absolute errors, exp(mean log |e|) (Yang et al. 2021); 0 if any e=0."""
-    err = np.abs(p - y)
-    if (err == 0).any():
-        return 0.0
-    return float(np.exp(np.log(err).mean()))
+def mean_errors(err: np.ndarray) -> np.ndarray:
+    """Mean of each model's ``err`` [K, N] or [K, N, D] as scikit-learn's
+    ``mean_squared_error`` and ``mean_absolute_error`` take it: over samples per
+    output, then over outputs."""
+    return np.array([np.mean(np.mean(e.reshape(len(e), -1), axis=0)) for e in err])
 
 
 def _regions(data: Dataset) -> dict[str, Any]:
@@ -174,20 +260,37 @@ def _regions(data: Dataset) -> dict[str, Any]:
     return regions if regions else target_regions(_numpy(data.train.y))
 
 
-def regression(data: Dataset, y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    out = {"mse": skm.mean_squared_error(y, p), "mae": skm.mean_absolute_error(y, p)}
+def regression(data: Dataset, y: np.ndarray, p: np.ndarray) -> list[dict[str, float]]:
+    """MSE and MAE overall and per target region, and the G-mean of absolute errors
+    (Yang et al. 2021), of each model's predictions ``p`` [K, *y.shape]."""
+    err = p - y
+    columns = {"mse": mean_errors(err**2), "mae": mean_errors(np.abs(err))}
     regions = _regions(data)
     labels = np.array(regions["labels"])[bin_index(y, regions["edges"])]
+    nan = np.full(len(p), math.nan)
     for group in GROUPS:
         m = labels == group
-        err = p[m] - y[m]
-        out[f"mse_{group}"] = float((err**2).mean()) if m.any() else math.nan
-        out[f"mae_{group}"] = float(np.abs(err).mean()) if m.any() else math.nan
-    out["gmean_ae"] = gmean_abs_error(y, p)
-    return out
+        e = err[:, m]
+        columns[f"mse_{group}"] = _rowwise(np.mean, e**2) if m.any() else nan
+        columns[f"mae_{group}"] = _rowwise(np.mean, np.abs(e)) if m.any() else nan
+    columns["gmean_ae"] = gmean_abs_errors(err)
+    return _rows(columns, len(p))
+
+
+def gmean_abs_errors(err: np.ndarray) -> np.ndarray:
+    """Geometric mean of each model's absolute errors ``err`` [K, ...],
+    exp(mean log |e|) (Yang et al. 2021); 0 for a model with any e = 0."""
+    a = np.abs(err).reshape(len(err), -1)
+    exact = (a == 0).any(axis=1)
+    with np.errstate(divide="ignore"):
+        logs = np.log(np.where(exact[:, None], 1.0, a))
+    return np.where(exact, 0.0, np.exp(_rowwise(np.mean, logs)))
 
 
 # -- forecasting ---------------------------------------------------------------
+DTW_CELLS = 1 << 22  # cost-matrix cells per DTW batch (32 MiB of float64 per array)
+
+
 def dtw_tdi(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample DTW and TDI between target and prediction series [N, H] or [N, H, D].
 
@@ -198,19 +301,26 @@ def dtw_tdi(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     perfectly timed forecast (diagonal path) scores 0. The path is traced back
     from (H-1, H-1) preferring the diagonal, then (i-1, j), then (i, j-1) on ties,
     as tslearn's ``dtw_path`` does with the target as the first series.
+    The dynamic programme runs over all samples at once, samples last in memory.
     """
     y = y.reshape(*y.shape[:2], -1)
     p = p.reshape(*p.shape[:2], -1)
     n, h, h2 = y.shape[0], y.shape[1], p.shape[1]
-    cost = ((y[:, :, None, :] - p[:, None, :, :]) ** 2).sum(-1)
-    acc = np.full((n, h + 1, h2 + 1), np.inf)
-    acc[:, 0, 0] = 0.0
+    if y.shape[2] == 1:  # [H, H2, N]: squared distances
+        diff = y[:, :, 0].T[:, None] - p[:, :, 0].T[None]
+        cost = diff * diff
+    else:  # summed over D (last, contiguous)
+        cost = ((y.transpose(1, 0, 2)[:, None] - p.transpose(1, 0, 2)[None]) ** 2).sum(-1)
+    acc = np.full((h + 1, h2 + 1, n), np.inf)
+    acc[0, 0] = 0.0
+    best = np.empty(n)
     for i in range(1, h + 1):
+        above = np.minimum(acc[i - 1, :-1], acc[i - 1, 1:])  # (i-1, j-1) vs (i-1, j)
         for j in range(1, h2 + 1):
-            best = np.minimum(np.minimum(acc[:, i - 1, j - 1], acc[:, i - 1, j]), acc[:, i, j - 1])
-            acc[:, i, j] = cost[:, i - 1, j - 1] + best
-    dtw = np.sqrt(acc[:, h, h2])
-    rows = np.arange(n)
+            np.minimum(above[j - 1], acc[i, j - 1], out=best)
+            np.add(cost[i - 1, j - 1], best, out=acc[i, j])
+    dtw = np.sqrt(acc[h, h2])
+    flat, rows, width = acc.reshape(-1), np.arange(n), (h2 + 1) * n
     i, j = np.full(n, h - 1), np.full(n, h2 - 1)
     dist = (i - j).astype(np.float64) ** 2
     while True:
@@ -218,7 +328,8 @@ def dtw_tdi(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not active.any():
             break
         # candidates in acc's padded coordinates: (i-1, j-1), (i-1, j), (i, j-1)
-        cand = np.stack([acc[rows, i, j], acc[rows, i, j + 1], acc[rows, i + 1, j]], axis=1)
+        at = i * width + j * n + rows
+        cand = np.stack([flat[at], flat[at + n], flat[at + width]], axis=1)
         step = np.argmin(cand, axis=1)
         step = np.where(i == 0, 2, np.where(j == 0, 1, step))
         di = np.where(active & (step != 2), 1, 0)
@@ -231,9 +342,14 @@ def dtw_tdi(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def smape(y: np.ndarray, p: np.ndarray) -> float:
     """Symmetric MAPE in percent, 100 * mean 2|p - y| / (|y| + |p|), as in the M4 competition
     (Makridakis et al. 2020); a term with y = p = 0 counts 0. Range [0, 200]."""
+    return float(smapes(y, p[None])[0])
+
+
+def smapes(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """:func:`smape` of each model's predictions ``p`` [K, *y.shape]."""
     den = np.abs(y) + np.abs(p)
     terms = np.where(den > 0, 2 * np.abs(p - y) / np.where(den > 0, den, 1.0), 0.0)
-    return float(100 * terms.mean())
+    return 100 * _rowwise(np.mean, terms)
 
 
 def _mase_scale(data: Dataset) -> float:
@@ -243,20 +359,45 @@ def _mase_scale(data: Dataset) -> float:
     return float(np.abs(np.diff(y, axis=1)).mean()) if y.ndim > 1 and y.shape[1] > 1 else math.nan
 
 
-def forecast(data: Dataset, y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+def forecast(data: Dataset, y: np.ndarray, p: np.ndarray) -> list[dict[str, float]]:
     """MSE, MAE, DTW and TDI on the model's (scaled) values; sMAPE on the original scale;
-    MASE (Hyndman & Koehler 2006) = MAE / the training series' naive one-step MAE."""
-    dtw, tdi = dtw_tdi(y, p)
+    MASE (Hyndman & Koehler 2006) = MAE / the training series' naive one-step MAE; for
+    each model's predictions ``p`` [K, *y.shape]. DTW/TDI run on batches of models."""
+    n_models, n = len(p), len(y)
+    per_batch = max(1, DTW_CELLS // max(1, n * y.shape[1] * y.shape[1]))
+    dtw, tdi = [], []
+    for start in range(0, n_models, per_batch):
+        chunk = p[start : start + per_batch]
+        tiled = np.broadcast_to(y, chunk.shape).reshape(-1, *y.shape[1:])
+        d, t = dtw_tdi(tiled, chunk.reshape(-1, *y.shape[1:]))
+        dtw.append(d.reshape(len(chunk), n))
+        tdi.append(t.reshape(len(chunk), n))
     mean, std = float(data.info.get("target_mean", 0.0)), float(data.info.get("target_std", 1.0))
-    mae = skm.mean_absolute_error(y.reshape(-1), p.reshape(-1))
-    return {
-        "mse": skm.mean_squared_error(y.reshape(-1), p.reshape(-1)),
+    err = (p - y).reshape(n_models, -1, 1)  # flattened, as scikit-learn was given it
+    mae = mean_errors(np.abs(err))
+    columns = {
+        "mse": mean_errors(err**2),
         "mae": mae,
-        "dtw": float(dtw.mean()),
-        "tdi": float(tdi.mean()),
-        "smape": smape(y * std + mean, p * std + mean),
+        "dtw": _rowwise(np.mean, np.concatenate(dtw)),
+        "tdi": _rowwise(np.mean, np.concatenate(tdi)),
+        "smape": smapes(y * std + mean, p * std + mean),
         "mase": mae / _mase_scale(data),
     }
+    return _rows(columns, n_models)
+
+
+def compute_many(
+    data: Dataset, y_true: torch.Tensor, preds: torch.Tensor
+) -> list[dict[str, float]]:
+    """:func:`compute` for K models' predictions ``preds`` [K, N, ...] on one split, in
+    one pass over all of them (confusion matrices, calibration bins and DTW batched);
+    one ``{metric: value}`` per model, equal to :func:`compute` on that model alone."""
+    y = _numpy(y_true)
+    p = _numpy(preds)
+    if data.task == "classification":
+        return classification(data, y, p)
+    p = p.reshape(len(p), *y.shape)
+    return regression(data, y, p) if data.task == "regression" else forecast(data, y, p)
 
 
 def compute(data: Dataset, y_true: torch.Tensor, pred: torch.Tensor) -> dict[str, float]:
@@ -271,14 +412,7 @@ def compute(data: Dataset, y_true: torch.Tensor, pred: torch.Tensor) -> dict[str
     Regression: MSE and MAE overall and per many/medium/few target region, and
     the G-mean of absolute errors. Forecast: MSE, MAE, DTW, TDI, sMAPE, MASE.
     """
-    y = _numpy(y_true)
-    p = _numpy(pred)
-    if data.task == "classification":
-        out = classification(data, y, p)
-    else:
-        p = p.reshape(y.shape)
-        out = regression(data, y, p) if data.task == "regression" else forecast(data, y, p)
-    return {k: float(v) for k, v in out.items()}
+    return compute_many(data, y_true, pred[None])[0]
 
 
 def _balanced_accuracy(y: torch.Tensor, y_pred: torch.Tensor) -> float:

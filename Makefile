@@ -54,10 +54,11 @@ browser:
 	    echo "make: chromium not installed; the report.html browser test will be skipped"; \
 	  else echo "make: no chromium (apt-get install chromium); the browser test will be skipped"; fi; }
 
-# Everything: lint, the Ray launcher test, then the whole suite (slow tests included).
+# Everything: lint, the Ray launcher test, then the whole suite (slow tests included),
+# one pytest worker per core (pytest-xdist; each test has its own temporary directory).
 test: lint test-ray browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 # The fast tier for the edit-test loop (under a minute): no subprocess or long runs.
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n auto -m "not slow"

@@ -512,3 +512,32 @@ def test_sweep_with_bad_report_option_stops_before_training(tmp_path):
     )
     assert proc.returncode == 2 and not (tmp_path / "sweep").exists()
     assert proc.stderr.strip() == "error: report.alpha=2 must be a number in (0, 1), e.g. 0.05"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "null",
+        "[1, 2]",
+        "{not json",
+        '{"status": "completed", "metrics": {"balanced_accuracy": "high"}}',
+        '{"status": "completed", "choices": "ce"}',
+        '{"status": "done"}',
+    ],
+)
+def test_report_skips_a_malformed_record_with_one_line(tmp_path, caplog, bad):
+    """One bad ``metrics.json`` (or ``multirun.yaml``) never takes the report down."""
+    for seed in range(3):
+        for loss, value in (("ce", 0.70), ("focal", 0.72)):
+            _job(tmp_path, "d", loss, seed, {"balanced_accuracy": value + 0.01 * seed})
+    broken = tmp_path / "broken" / "metrics.json"
+    broken.parent.mkdir()
+    broken.write_text(bad)
+    (tmp_path / "multirun.yaml").write_text("{{{ not yaml")
+    with caplog.at_level("WARNING", logger="lossbench"):
+        report = make_report([tmp_path], tmp_path, Options(plots=False))
+    assert len(report.results.df) == 6  # the six good records, the bad one left out
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert any(str(broken) in m for m in skipped)
+    assert any("multirun.yaml" in m for m in skipped)
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "summary.csv").is_file()

@@ -53,7 +53,13 @@ def saved_options(paths: list[str]) -> dict[str, Any]:
     for p in map(Path, paths):
         saved = p / "multirun.yaml"
         if saved.is_file():
-            return (yaml.safe_load(saved.read_text()) or {}).get("report") or {}
+            try:
+                loaded = yaml.safe_load(saved.read_text())
+            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+                log.warning(f"report: skipped {saved}: unreadable ({exc.__class__.__name__})")
+                return {}
+            block = loaded.get("report") if isinstance(loaded, dict) else None
+            return block if isinstance(block, dict) else {}
     return {}
 
 

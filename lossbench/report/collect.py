@@ -9,6 +9,7 @@ one per seed (``seed_<s>/metrics.json``); each file counts as one job.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from lossbench.records import METRICS_FILE
 from lossbench.report.dedupe import dedupe
+
+log = logging.getLogger(__name__)
 
 CHOICE_COLUMNS = ["dataset", "model", "loss", "optimizer"]
 # Hydra's own override keys (launcher, sweep dir, ...) say how jobs ran, not what:
@@ -113,7 +116,11 @@ def load(paths: Iterable[str | Path], relative_to: Path | None = None) -> Result
             f"no {METRICS_FILE} under {', '.join(map(str, paths))}: nothing to report"
         )
     base = relative_to.resolve() if relative_to is not None else None
-    records = [json.loads(f.read_text()) for f in files]
+    files, records = _readable(files)
+    if not files:
+        raise FileNotFoundError(
+            f"no readable {METRICS_FILE} under {', '.join(map(str, paths))}: nothing to report"
+        )
     # A resumed sweep holds copies of reused records: count each replicate once.
     files, records, _ = dedupe(files, records)
     overrides: dict[str, None] = {}
@@ -159,6 +166,54 @@ def load(paths: Iterable[str | Path], relative_to: Path | None = None) -> Result
     dirs = [f.parent for f in files]
     keys = [*CHOICE_COLUMNS, *(k for k in overrides if is_group_key(k))]
     return Results(df, keys, list(metrics), class_counts, dirs, warnings)
+
+
+_STATUSES = ("completed", "diverged", "failed")
+_MAX_SKIP_LINES = 5
+
+
+def record_problem(rec: Any) -> str | None:
+    """Why ``rec`` (a parsed ``metrics.json``) is not a record the report can use, or None."""
+    if not isinstance(rec, dict):
+        return f"holds {type(rec).__name__ if rec is not None else 'null'}, not a record"
+    if rec.get("status") not in _STATUSES:
+        return f"status {rec.get('status')!r} is not one of {', '.join(_STATUSES)}"
+    kinds = {"choices": dict, "overrides": list, "metrics": dict, "val_metrics": dict}
+    kinds.update(warnings=list, class_counts=list)
+    for key, kind in kinds.items():
+        if rec.get(key) is not None and not isinstance(rec[key], kind):
+            return f"{key} is a {type(rec[key]).__name__}, not a {kind.__name__}"
+    for key in ("metrics", "val_metrics"):
+        for name, value in (rec.get(key) or {}).items():
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if value is not None and not number:
+                return f"{key}.{name} = {value!r} is not a number"
+    if any(not isinstance(o, str) for o in rec.get("overrides") or []):
+        return "overrides holds a non-string"
+    return None
+
+
+def _readable(files: list[Path]) -> tuple[list[Path], list[dict[str, Any]]]:
+    """The files that hold a usable record, with their records; every other file is
+    skipped with a one-line warning (the report never dies on one bad file)."""
+    kept, records, skipped = [], [], []
+    for f in files:
+        try:
+            rec = json.loads(f.read_bytes())
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            skipped.append(f"{f}: unreadable ({exc.__class__.__name__}: {exc})")
+            continue
+        problem = record_problem(rec)
+        if problem is not None:
+            skipped.append(f"{f}: {problem}")
+            continue
+        kept.append(f)
+        records.append(rec)
+    for line in skipped[:_MAX_SKIP_LINES]:
+        log.warning(f"report: skipped {line}")
+    if len(skipped) > _MAX_SKIP_LINES:
+        log.warning(f"report: skipped {len(skipped) - _MAX_SKIP_LINES} more malformed files")
+    return kept, records
 
 
 def _split(recorded: Any, dataset_seed: str | None) -> int | None:

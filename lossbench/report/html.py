@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import html
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -23,6 +25,8 @@ from lossbench.report import tables
 from lossbench.report.collect import Results
 from lossbench.report.summary import Options, Summary, describe_method
 from lossbench.report.tables import headline_rows, short_labels
+
+log = logging.getLogger(__name__)
 
 HTML_FILE = "report.html"
 LEADERBOARD_FILE = "leaderboard.csv"
@@ -69,6 +73,18 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def _yaml(path: Path, default: Any = None) -> Any:
+    """The YAML document in ``path``, or ``default`` ({}) when it cannot be read or parsed
+    (skipped with one line: the command is then rebuilt from the records)."""
+    empty = {} if default is None else default
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        log.warning(f"report: skipped {path}: unreadable ({exc.__class__.__name__})")
+        return empty
+    return empty if loaded is None else loaded
+
+
 def commands(paths: Sequence[str | Path], results: Results) -> list[str]:
     """The command line of each reported sweep or run.
 
@@ -81,12 +97,15 @@ def commands(paths: Sequence[str | Path], results: Results) -> list[str]:
         saved = p / "multirun.yaml"
         run = p / ".hydra" / "overrides.yaml"
         if saved.is_file():
-            task = ((yaml.safe_load(saved.read_text()) or {}).get("hydra") or {}).get(
-                "overrides", {}
-            ).get("task") or []
-            found.append(" ".join(["lossbench run -m", *map(str, task)]))
+            hydra = _yaml(saved).get("hydra")
+            overrides = hydra.get("overrides") if isinstance(hydra, dict) else None
+            task = overrides.get("task") if isinstance(overrides, dict) else None
+            if isinstance(task, list):
+                found.append(" ".join(["lossbench run -m", *map(str, task)]))
         elif run.is_file():
-            found.append(" ".join(["lossbench run", *map(str, yaml.safe_load(run.read_text()))]))
+            task = _yaml(run, default=[])
+            if isinstance(task, list):
+                found.append(" ".join(["lossbench run", *map(str, task)]))
     if found:
         return found
     values: dict[str, dict[str, None]] = {}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import io
 import json
+import logging
 from pathlib import Path
 
 import matplotlib
@@ -43,6 +44,8 @@ from matplotlib.ticker import (  # noqa: E402
 from lossbench.io import atomic_write_bytes  # noqa: E402
 from lossbench.report.collect import CHOICE_COLUMNS, Results  # noqa: E402
 from lossbench.report.summary import Summary, direction  # noqa: E402
+
+log = logging.getLogger(__name__)
 from lossbench.report.tables import short_labels  # noqa: E402
 
 PREDICTIONS_FILE = "predictions.npz"
@@ -334,14 +337,31 @@ def _per_class_recall(part: pd.DataFrame, results: Results, jobs, plot_dir: Path
     return _save(fig, plot_dir / f"per_class_recall{suffix}.png")
 
 
+def _load_predictions(path: Path) -> dict[str, np.ndarray] | None:
+    """A job's saved windows (``x``, ``y``, ``pred``), or None when absent or unreadable
+    (a malformed file is skipped with one line: the other plots are still drawn)."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            saved = {k: np.asarray(npz[k]) for k in ("x", "y", "pred")}
+    except Exception as exc:  # BadZipFile, a missing array, a truncated file, ...
+        log.warning(f"report: skipped {path}: unreadable ({exc.__class__.__name__}: {exc})")
+        return None
+    if saved["y"].shape != saved["pred"].shape or saved["y"].ndim < 2:
+        log.warning(f"report: skipped {path}: y and pred shapes differ")
+        return None
+    return saved
+
+
 def _forecast_windows(part, results: Results, jobs, plot_dir: Path, suffix: str) -> list[Path]:
     """Input, truth and every configuration's forecast on the first test windows."""
     preds: dict[str, tuple] = {}
     for idx, r in part.iterrows():
         for j in jobs[idx]:
-            path = results.dirs[j] / PREDICTIONS_FILE
-            if path.exists():
-                preds[r["label"]] = (np.load(path), results.df.at[j, "seed"])
+            saved = _load_predictions(results.dirs[j] / PREDICTIONS_FILE)
+            if saved is not None:
+                preds[r["label"]] = (saved, results.df.at[j, "seed"])
                 break
     if not preds:
         return []

@@ -47,6 +47,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a sweep or a subprocess: seconds
 def test_no_dynamo_import_and_torch_results():
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT], capture_output=True, text=True, cwd=REPO, timeout=300

@@ -274,6 +274,7 @@ def test_cli_config_mistakes_exit_2_with_one_line(cli, tmp_path):
         assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # a sweep or a subprocess: seconds
 def test_a_bad_seed_in_a_sweep_fails_that_job_only(cli, tmp_path):
     proc = cli("run", "-m", "seed=0,abc", "hydra.sweep.dir=sw", *FAST, check=False)
     assert proc.returncode == 0, proc.stderr
@@ -284,6 +285,7 @@ def test_a_bad_seed_in_a_sweep_fails_that_job_only(cli, tmp_path):
     assert (tmp_path / "sw" / "results.csv").is_file()
 
 
+@pytest.mark.slow  # a sweep or a subprocess: seconds
 def test_a_reused_sweep_dir_holding_another_sweep_is_refused(cli, tmp_path):
     cli("run", "-m", "seed=0", "hydra.sweep.dir=sw", *FAST)
     first = read_metrics(tmp_path / "sw" / "0")
@@ -313,6 +315,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow  # a sweep or a subprocess: seconds
 def test_a_worker_ends_when_the_main_process_is_killed(tmp_path):
     import signal
     import sys
@@ -335,6 +338,7 @@ def test_a_worker_ends_when_the_main_process_is_killed(tmp_path):
     pytest.fail("the worker outlived its killed parent by 10 s")
 
 
+@pytest.mark.slow  # a sweep or a subprocess: seconds
 def test_report_over_a_sweep_and_its_resumed_copy_counts_each_seed_once(cli, tmp_path):
     from lossbench.report.collect import load
 

@@ -101,6 +101,7 @@ def test_every_root_key_of_config_yaml_has_a_rule(default):
     assert not missing, f"add rules to lossbench/schema.py ROOT for: {missing}"
 
 
+@pytest.mark.slow  # a sweep or a subprocess: seconds
 def test_default_config_and_every_option_validate_cleanly():
     schema.validate(composed(), choices={})
     for group in GROUPS:

@@ -26,6 +26,7 @@ def test_flatten_and_seed_dirs(tmp_path):
     assert [p.name for p in seed_dirs(tmp_path / "job")] == ["seed_0", "seed_1"]
 
 
+@pytest.mark.slow  # a sweep or a subprocess: seconds
 def test_sweep_logs_one_run_per_seed_and_the_report(tmp_path):
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient

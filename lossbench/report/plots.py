@@ -426,6 +426,7 @@ def _learning_curves(part, results: Results, jobs, plot_dir: Path, suffix: str) 
             hi = (mean[col] + std[col]).to_numpy(dtype=float)
             ax.fill_between(mean.index, lo, hi, where=band, color=style["color"], alpha=0.15, lw=0)
             values.append(mean[col].to_numpy(dtype=float))
+            values.append(lo[band])  # a band reaching 0 or below rules out a log axis
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(col, fontsize=10)

@@ -272,6 +272,9 @@ def test_html_is_self_contained_with_every_table_and_plot(report):
     assert "lossbench run -m loss=ce,focal,logit_adjusted" in page  # rebuilt command
     assert "2.13.0" in page and "abc123" in page  # versions of the records
     assert 'class="baseline"' in page
+    # the plain-language reading under each headline table, as in summary.md
+    assert page.count('<ul class="reading">') == sections
+    assert "no detectable difference from" in page or "better than" in page or "worse than" in page
 
 
 def test_html_renders_leaderboard_csv_when_present(report, tmp_path):

@@ -23,6 +23,7 @@ import yaml
 from lossbench.io import atomic_write_text
 from lossbench.report import tables
 from lossbench.report.collect import Results
+from lossbench.report.reading import reading
 from lossbench.report.summary import Options, Summary, describe_method
 from lossbench.report.tables import headline_rows, short_labels
 
@@ -191,6 +192,13 @@ def render(
         out += [f"<h2>{html.escape(title)}</h2>"]
         classes = [VERDICT_CLASS.get(r[-1], "") for r in rows]
         out.append(_table(_headline_header(options), rows, classes))
+        lines = reading(part, options)  # the plain-language reading, as in summary.md
+        if lines:
+            out.append(
+                '<ul class="reading">'
+                + "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+                + "</ul>"
+            )
         metrics = [
             m
             for m in summary.metrics

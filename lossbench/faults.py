@@ -68,8 +68,32 @@ def hydra_error_line(exc: BaseException) -> str | None:
     if isinstance(exc, HydraException | OmegaConfBaseException):
         head = _first_line(str(exc))
         detail = _first_line(str(exc.__cause__)) if exc.__cause__ is not None else ""
+        unknown = _unknown_key_line(head, detail)
+        if unknown is not None:
+            return unknown
         return f"{head} ({detail})" if detail and detail not in head else head
     return None
+
+
+def _unknown_key_line(head: str, detail: str) -> str | None:
+    """``loss.gama is not a key; did you mean loss.gamma? ...`` for Hydra's "Could not
+    override 'loss.gama'" (a key that no config defines, set without ``+``)."""
+    import re
+
+    found = re.search(r"Could not override '([\w.]+)'", head)
+    if found is None or "not in struct" not in detail:
+        return None
+    key = found.group(1)
+    block, _, name = key.rpartition(".")
+    from lossbench import schema
+
+    if block in schema.GROUPS:  # the keys of every option of the group
+        valid = sorted({k for _, keys in schema._option_targets(block).values() for k in keys})
+        valid = [k for k in valid if not k.startswith("_") and k != "defaults"]
+    else:
+        valid = [k.split(".", 1)[1] for k in schema.ROOT if k.startswith(f"{block}.")]
+    hint = schema.did_you_mean(name, valid).replace("did you mean ", f"did you mean {block}.")
+    return f"{key} is not a key{hint} (a new key of your own needs a leading +: +{key}=...)"
 
 
 def os_error_line(exc: OSError) -> str:

@@ -260,6 +260,8 @@ def test_cli_config_mistakes_exit_2_with_one_line(cli, tmp_path):
     cases = [
         (["run", "loss=nosuch"], "Available options in 'loss': asymmetric,"),
         (["run", "+trainer.epoch=5"], "did you mean trainer.epochs?"),
+        (["run", "trainer.epoch=5"], "trainer.epoch is not a key; did you mean trainer.epochs?"),
+        (["run", "loss=focal", "loss.gama=2"], "loss.gama is not a key; did you mean loss.gamma?"),
         (["run", "dataset=csv"], "dataset.path is required"),
         (["run", "--config-dir", "conf", "loss=mine"], "malformed YAML"),
         (["run", "trainer.fail_on_nan=maybe"], "trainer.fail_on_nan"),

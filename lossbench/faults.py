@@ -202,6 +202,7 @@ def fail_before_start(cfg: Any, out_dir: Path, message: str, multirun: bool) -> 
 
     from lossbench.io import write_json
     from lossbench.provenance import versions
+    from lossbench.records import METRICS_FILE
 
     try:
         hc = HydraConfig.get()
@@ -222,7 +223,7 @@ def fail_before_start(cfg: Any, out_dir: Path, message: str, multirun: bool) -> 
         "versions": versions(),
         "config_hash": None,
     }
-    write_json(Path(out_dir) / "metrics.json", record)
+    write_json(Path(out_dir) / METRICS_FILE, record)
     print(f"error: {message}", file=sys.stderr)
     if not multirun:
         raise SystemExit(EXIT_USAGE)

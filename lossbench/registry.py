@@ -14,9 +14,10 @@ from pathlib import Path
 
 import yaml
 
+from lossbench.evaluation.registry import TASKS  # noqa: F401  (re-exported: the data families)
+
 GROUPS = ("losses", "datasets", "models", "optimizers")
 GROUP_DIRS = {"losses": "loss", "datasets": "dataset", "models": "model", "optimizers": "optimizer"}
-TASKS = ("classification", "regression", "forecast")
 
 
 @dataclass(frozen=True)

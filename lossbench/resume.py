@@ -47,11 +47,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from lossbench.io import write_json
 from lossbench.provenance import code_identity
+from lossbench.records import HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE
 
-METRICS_FILE = "metrics.json"
 INDEX_FILE = ".lossbench-resume-index.json"
 INDEX_VERSION = 2
-COPIED_FILES = ("history.csv", "predictions.npz")
+COPIED_FILES = (HISTORY_FILE, PREDICTIONS_FILE)
 _IGNORED = (("report",), ("trainer", "progress"))
 # Directories that never hold records: Hydra's saved configs and report plots.
 _SKIP_DIRS = frozenset({".hydra", "plots", "__pycache__"})

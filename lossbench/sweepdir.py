@@ -25,6 +25,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.errors import EXIT_USAGE
+from lossbench.records import METRICS_FILE
 
 CLAIM_FILE = ".lossbench_sweep"
 _IGNORED = (("report",), ("trainer", "progress"))
@@ -58,7 +59,7 @@ def _ignored_override(text: str) -> bool:
 
 
 def _has_records(directory: Path) -> bool:
-    return any(directory.rglob("metrics.json"))
+    return any(directory.rglob(METRICS_FILE))
 
 
 def check_sweep_dir(sweep_dir: Path, config: DictConfig | dict[str, Any]) -> str | None:

@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from lossbench.io import atomic_write_text
+from lossbench.records import METRICS_FILE
 from lossbench.report import tables
 from lossbench.report.collect import Results
 from lossbench.report.reading import reading
@@ -120,7 +121,7 @@ def commands(paths: Sequence[str | Path], results: Results) -> list[str]:
 
 def _record(job_dir: Path) -> dict:
     try:
-        return json.loads((job_dir / "metrics.json").read_text())
+        return json.loads((job_dir / METRICS_FILE).read_text())
     except (OSError, ValueError):
         return {}
 

@@ -42,13 +42,13 @@ from matplotlib.ticker import (  # noqa: E402
 )
 
 from lossbench.io import atomic_write_bytes  # noqa: E402
+from lossbench.records import HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE  # noqa: E402
 from lossbench.report.collect import CHOICE_COLUMNS, Results  # noqa: E402
 from lossbench.report.summary import Summary, direction  # noqa: E402
 
 log = logging.getLogger(__name__)
 from lossbench.report.tables import short_labels  # noqa: E402
 
-PREDICTIONS_FILE = "predictions.npz"
 N_WINDOWS = 3
 DPI = 110
 # Verdict -> (colour, legend text). Order is the legend's order.
@@ -271,7 +271,7 @@ def _numeric_sweep(part: pd.DataFrame, results: Results, plot_dir: Path, suffix:
 
 def _class_counts(results: Results, index: int) -> tuple[int, ...] | None:
     """The training class counts one job recorded (its imbalance profile)."""
-    path = results.dirs[index] / "metrics.json"
+    path = results.dirs[index] / METRICS_FILE
     try:
         counts = json.loads(path.read_text()).get("class_counts")
     except (OSError, ValueError):
@@ -398,9 +398,9 @@ def _learning_curves(part, results: Results, jobs, plot_dir: Path, suffix: str) 
     curves: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.Series]] = {}
     for idx, r in part.iterrows():
         frames = [
-            pd.read_csv(results.dirs[j] / "history.csv")
+            pd.read_csv(results.dirs[j] / HISTORY_FILE)
             for j in jobs[idx]
-            if (results.dirs[j] / "history.csv").exists()
+            if (results.dirs[j] / HISTORY_FILE).exists()
         ]
         if frames:
             by_epoch = pd.concat(frames).groupby("epoch")

@@ -36,12 +36,13 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lossbench.records import HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE
 from lossbench.report.callback import ReportCallback
 
 DEFAULT_DB = Path("outputs") / "mlflow.db"
 DEFAULT_ARTIFACTS = Path("outputs") / "mlartifacts"
 PARENT_ID_FILE = ".mlflow_parent_run_id"
-SEED_FILES = ("metrics.json", "history.csv", "predictions.npz")
+SEED_FILES = (METRICS_FILE, HISTORY_FILE, PREDICTIONS_FILE)
 REPORT_FILES = (
     "report.html",
     "summary.md",
@@ -76,7 +77,7 @@ def flatten(node: Any, prefix: str = "") -> dict[str, str]:
 
 def seed_dirs(job_dir: Path) -> list[Path]:
     """The directories holding one seed's ``metrics.json``: the job dir or its ``seed_<s>/``."""
-    if (job_dir / "metrics.json").is_file():
+    if (job_dir / METRICS_FILE).is_file():
         return [job_dir]
     return sorted(p.parent for p in job_dir.glob("seed_*/metrics.json"))
 
@@ -115,7 +116,7 @@ def log_job(
     config = OmegaConf.to_container(OmegaConf.load(config_file)) if config_file.is_file() else {}
     ids = []
     for d in seed_dirs(job_dir):
-        record = json.loads((d / "metrics.json").read_text())
+        record = json.loads((d / METRICS_FILE).read_text())
         params = flatten(config) | flatten(record.get("choices") or {}, "choice.")
         params["seed"] = str(record.get("seed"))
         params.pop("seeds", None)  # the batch, not this run's seed
@@ -135,7 +136,7 @@ def log_job(
         run = client.create_run(exp_id, run_name=f"{name} seed={record.get('seed')}")
         run_id = run.info.run_id
         now = int(time.time() * 1000)
-        metrics = [Metric(k, v, now, s) for k, v, s in _history(d / "history.csv")]
+        metrics = [Metric(k, v, now, s) for k, v, s in _history(d / HISTORY_FILE)]
         finals = {f"test_{k}": v for k, v in (record.get("metrics") or {}).items()}
         finals |= {k: record.get(k) for k in ("best_epoch", "epochs_run", "wall_time_s")}
         metrics += [

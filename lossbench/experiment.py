@@ -7,7 +7,6 @@ predicts each split once for all members, so it costs the same per member at any
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +30,7 @@ class Experiment:
     """Everything built from one job's config for one data split, ready to train."""
 
     data: Dataset
-    trainer: Trainer
-    adjust: Callable[[torch.Tensor], torch.Tensor] | None = None  # post-hoc logit adjustment
+    trainer: Trainer  # its ``adjust``: the post-hoc logit adjustment, if any
 
 
 def _check_fits(cfg: DictConfig, choices: dict[str, str | None], data: Dataset) -> None:
@@ -99,7 +97,7 @@ def build_experiment(
         priors = [stats[id(d)]["class_prior"] for d in datasets]
         adjust = logit_adjuster(priors[0] if len(stats) == 1 else priors, tau)
     trainer = Trainer(model, losses, optimizer, datasets, settings, adjust)
-    return Experiment(data, trainer, adjust)
+    return Experiment(data, trainer)
 
 
 def predict_chosen(exp: Experiment, results: list[MemberResult]) -> dict[str, torch.Tensor]:
@@ -109,15 +107,12 @@ def predict_chosen(exp: Experiment, results: list[MemberResult]) -> dict[str, to
     for k, result in enumerate(results):
         if result.status == "completed" and result.state is not None:
             trainer.load_member_state(k, result.state)
-    if not hasattr(trainer, "predict_split"):  # a stand-in trainer (tests): one split
-        return {name: trainer.predict(getattr(exp.data, name)) for name in EVAL_SPLITS}
     return {name: trainer.predict_split(name) for name in EVAL_SPLITS}
 
 
 def member_data(exp: Experiment, k: int) -> Dataset:
     """The dataset (data split) member ``k`` trained and is evaluated on."""
-    datasets = getattr(exp.trainer, "datasets", None)
-    return exp.data if datasets is None else datasets[k]
+    return exp.trainer.datasets[k]
 
 
 def evaluate_members(
@@ -129,7 +124,8 @@ def evaluate_members(
     With post-hoc logit adjustment (Menon et al. 2021, eq. 10) the adjusted logits
     are scored, the same transform the epoch was selected with.
     """
-    scored = {n: p if exp.adjust is None else exp.adjust(p) for n, p in preds.items()}
+    adjust = exp.trainer.adjust
+    scored = {n: p if adjust is None else adjust(p) for n, p in preds.items()}
     out: list[dict[str, dict[str, float]] | None] = [None] * len(results)
     by_data: dict[int, list[int]] = {}  # completed members per dataset: scored together
     for k, result in enumerate(results):

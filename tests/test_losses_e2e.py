@@ -114,11 +114,16 @@ def test_posthoc_tau_predicts_argmax_of_logits_minus_tau_log_prior():
     logits = torch.tensor([[1.0, 0.0]] * 9 + [[0.5, 0.0]])  # always predicts class 0
 
     class Fixed:
-        def predict(self, split):
+        """A trainer whose one member always outputs ``logits``."""
+
+        def __init__(self, adjust):
+            self.datasets, self.adjust = [data], adjust
+
+        def predict_split(self, name):
             return logits.unsqueeze(0)
 
     def test_metrics(tau: float) -> dict[str, float]:
-        exp = Experiment(data, Fixed(), logit_adjuster(data.stats()["class_prior"], tau))
+        exp = Experiment(data, Fixed(logit_adjuster(data.stats()["class_prior"], tau)))
         results = [MemberResult(seed=0)]
         return evaluate_members(exp, results, predict_chosen(exp, results))[0]["test"]
 

@@ -172,12 +172,19 @@ def member_dir(out_dir: Path, split: int | None, seed: int, plan: Plan) -> Path:
 
 
 def base_record(
-    cfg: DictConfig, ctx: JobContext, plan: Plan, split: int | None, seed: int
+    cfg: DictConfig,
+    ctx: JobContext,
+    plan: Plan,
+    split: int | None,
+    seed: int,
+    job_versions: dict[str, Any],
 ) -> dict[str, Any]:
     """A complete ``failed`` record of one member, to be filled as it trains.
 
     ``config_hash`` and ``overrides`` are those of the equivalent single run, so
     resume matches a member whether it was trained alone or in a batch.
+    ``job_versions`` (:func:`lossbench.records.versions`, read once per job: it runs
+    git) is the same for every member and copied into each record.
     """
     record: dict[str, Any] = {
         "status": "failed",
@@ -201,7 +208,7 @@ def base_record(
         "val_metrics": {},
         "warnings": [],
         "wall_time_s": 0.0,
-        "versions": versions(cfg),
+        "versions": copy.deepcopy(job_versions),
         "config_hash": config_hash(
             member_config(cfg, split if plan.splits else None, seed) if plan.batched else cfg
         ),
@@ -218,12 +225,12 @@ def make_plan(cfg: DictConfig, ctx: JobContext) -> Plan:
     seeds = job_seeds(cfg)
     splits = job_splits(cfg, ctx.choices.get("dataset"))
     plan = Plan(seeds, splits, [])
+    job_versions = versions(cfg)
     for split in splits if splits is not None else [data_split(cfg)]:
         for seed in seeds if seeds is not None else [int(cfg.seed)]:
             directory = member_dir(ctx.out_dir, split, seed, plan)
-            plan.members.append(
-                Member(split, seed, directory, base_record(cfg, ctx, plan, split, seed))
-            )
+            record = base_record(cfg, ctx, plan, split, seed, job_versions)
+            plan.members.append(Member(split, seed, directory, record))
     return plan
 
 
@@ -231,5 +238,6 @@ def single_plan(cfg: DictConfig, ctx: JobContext) -> Plan:
     """The plain single-run plan (what a job whose ``seeds``/``splits`` are invalid records)."""
     plan = Plan(None, None, [])
     split, seed = data_split(cfg), int(cfg.seed)
-    plan.members.append(Member(split, seed, ctx.out_dir, base_record(cfg, ctx, plan, split, seed)))
+    record = base_record(cfg, ctx, plan, split, seed, versions(cfg))
+    plan.members.append(Member(split, seed, ctx.out_dir, record))
     return plan

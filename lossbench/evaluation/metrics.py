@@ -25,19 +25,29 @@ import torch
 
 from lossbench.data import Dataset
 from lossbench.data.profiles import bin_index, target_regions
+from lossbench.evaluation.registry import (
+    CLASSIFICATION,
+    FORECAST,
+    GROUPS,
+    REGRESSION,
+    metrics_for,
+)
 
 # Direction of each metric and the default monitor per task live in the one torch-free
 # registry; re-exported here under the names training imports.
 from lossbench.evaluation.registry import DEFAULT_MONITOR as DEFAULT_MONITOR
 from lossbench.evaluation.registry import GREATER_IS_BETTER as GREATER_IS_BETTER
-from lossbench.evaluation.registry import GROUPS
 
 ECE_BINS = 15
 _BINARY_ONLY = ("roc_auc", "average_precision", "f1_best_threshold")
 _SHOT = tuple(f"{g}_shot_accuracy" for g in GROUPS)
-_CLASSIFICATION = ("accuracy", "balanced_accuracy", "macro_f1", "gmean", "ece")
-_REGRESSION = ("mse", "mae", *(f"{m}_{g}" for m in ("mse", "mae") for g in GROUPS), "gmean_ae")
-_FORECAST = ("mse", "mae", "dtw", "tdi", "smape", "mase")
+# The names each task reports, in the registry's order (the order of metrics.json);
+# classification adds shot groups and the binary ranking metrics only where they apply.
+_CLASSIFICATION = tuple(
+    m for m in metrics_for(CLASSIFICATION) if m not in (*_SHOT, *_BINARY_ONLY)
+)
+_REGRESSION = tuple(metrics_for(REGRESSION))
+_FORECAST = tuple(metrics_for(FORECAST))
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:

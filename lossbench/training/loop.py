@@ -351,37 +351,31 @@ def alike(datasets: Sequence[Dataset]) -> bool:
 
 
 def settings_from_config(cfg: Any, task: str, known: list[str]) -> TrainSettings:
-    """Validate the ``trainer`` block; raise ConfigError naming the key at fault."""
+    """The ``trainer`` block as settings; each key checked by its rule in the config
+    schema (:data:`lossbench.schema.ROOT`, one rule per key), the monitor against the
+    metrics ``known`` for this task. Raises ConfigError naming the key at fault."""
     from lossbench.errors import ConfigError
     from lossbench.evaluation.metrics import DEFAULT_MONITOR
+    from lossbench.schema import ROOT, check_value
 
-    epochs = cfg.epochs
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-        raise ConfigError(f"trainer.epochs must be an integer >= 1, got {epochs}")
-    bs = cfg.batch_size
-    if bs == "full":
-        batch_size = None
-    elif isinstance(bs, int) and not isinstance(bs, bool) and bs >= 1:
-        batch_size = bs
-    else:
-        raise ConfigError(f"trainer.batch_size must be an integer >= 1 or 'full', got {bs}")
-    monitor = DEFAULT_MONITOR[task] if cfg.monitor == "auto" else cfg.monitor
+    def value(name: str) -> Any:
+        key = f"trainer.{name}"
+        return check_value(key, cfg[name], ROOT[key])
+
+    batch_size = value("batch_size")
+    monitor = value("monitor")
+    monitor = DEFAULT_MONITOR[task] if monitor == "auto" else monitor
     if monitor != "loss" and monitor not in known:
         raise ConfigError(
             f"trainer.monitor={monitor} is not a {task} metric; choose auto, loss, or one of: "
             + ", ".join(known)
         )
-    patience = cfg.patience
-    if patience is not None and (not isinstance(patience, int) or patience < 1):
-        raise ConfigError(f"trainer.patience must be null (off) or an integer >= 1, got {patience}")
-    if cfg.evaluate not in ("best", "last"):
-        raise ConfigError(f"trainer.evaluate must be best or last, got {cfg.evaluate}")
     return TrainSettings(
-        epochs=epochs,
-        batch_size=batch_size,
+        epochs=value("epochs"),
+        batch_size=None if batch_size == "full" else batch_size,
         monitor=monitor,
-        patience=patience,
-        evaluate=cfg.evaluate,
-        progress=bool(cfg.progress),
-        fail_on_nan=bool(cfg.fail_on_nan),
+        patience=value("patience"),
+        evaluate=value("evaluate"),
+        progress=value("progress"),
+        fail_on_nan=value("fail_on_nan"),
     )

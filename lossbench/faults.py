@@ -9,9 +9,10 @@
   exit 2, a file-system problem (unwritable directory, ``Errno 28`` disk full)
   exits 1, Ctrl-C exits 130 (128 + SIGINT). Results are written atomically
   (:mod:`lossbench.io`), so an interrupted write leaves no half-written file.
-* :func:`fail_before_start` records a job whose config is invalid (``seed=abc`` in
-  ``-m seed=0,abc,2``) as ``failed`` without touching anything that needs a valid
-  config, so the rest of the sweep and its report go on.
+* :func:`raw_seed` reads the seed of a config that failed validation (``seed=abc`` in
+  ``-m seed=0,abc,2``), so the runner records that job as ``failed`` without touching
+  anything that needs a valid config (:func:`lossbench.plan.blank_record`) and the
+  rest of the sweep and its report go on.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import errno
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from lossbench.errors import EXIT_USAGE, ConfigError
@@ -189,41 +189,3 @@ def raw_seed(cfg: Any) -> Any:
         return OmegaConf.to_container(cfg, resolve=False).get("seed")  # type: ignore[union-attr]
     except Exception:
         return None
-
-
-def fail_before_start(cfg: Any, out_dir: Path, message: str, multirun: bool) -> None:
-    """Record a job whose config is invalid as ``failed`` and stop it.
-
-    A single run ends with exit 2; in a multirun the record is written and the sweep
-    goes on (the report lists the job as failed). The record has no ``config_hash``:
-    an invalid config is never resumed.
-    """
-    from hydra.core.hydra_config import HydraConfig
-
-    from lossbench.io import write_json
-    from lossbench.provenance import versions
-    from lossbench.records import METRICS_FILE
-
-    try:
-        hc = HydraConfig.get()
-        overrides = list(hc.overrides.task)
-        choices = {g: hc.runtime.choices.get(g) for g in ("dataset", "model", "loss", "optimizer")}
-    except Exception:
-        overrides, choices = [], {}
-    record = {
-        "status": "failed",
-        "error": message,
-        "seed": raw_seed(cfg),
-        "choices": choices,
-        "overrides": overrides,
-        "task": None,
-        "metrics": {},
-        "val_metrics": {},
-        "wall_time_s": 0.0,
-        "versions": versions(),
-        "config_hash": None,
-    }
-    write_json(Path(out_dir) / METRICS_FILE, record)
-    print(f"error: {message}", file=sys.stderr)
-    if not multirun:
-        raise SystemExit(EXIT_USAGE)

@@ -171,6 +171,35 @@ def member_dir(out_dir: Path, split: int | None, seed: int, plan: Plan) -> Path:
     return out_dir / f"seed_{seed}" if plan.seeds is not None else out_dir
 
 
+def blank_record(
+    ctx: JobContext, seed: Any, split: int | None, job_versions: dict[str, Any]
+) -> dict[str, Any]:
+    """Every key of a record, as a ``failed`` member that has not trained: what
+    :func:`base_record` fills in, and what a job whose config fails validation writes
+    (``seed`` as given, no ``config_hash``: an invalid config is never resumed)."""
+    return {
+        "status": "failed",
+        "error": None,
+        "seed": seed,
+        "split": split,
+        "choices": dict(ctx.choices),
+        "overrides": list(ctx.overrides),
+        "task": None,
+        "monitor": None,
+        "best_epoch": None,
+        "best_value": None,
+        "eligible_from_epoch": None,
+        "epochs_run": 0,
+        "diverged_epoch": None,
+        "metrics": {},
+        "val_metrics": {},
+        "warnings": [],
+        "wall_time_s": 0.0,
+        "versions": copy.deepcopy(job_versions),
+        "config_hash": None,
+    }
+
+
 def base_record(
     cfg: DictConfig,
     ctx: JobContext,
@@ -186,33 +215,14 @@ def base_record(
     ``job_versions`` (:func:`lossbench.records.versions`, read once per job: it runs
     git) is the same for every member and copied into each record.
     """
-    record: dict[str, Any] = {
-        "status": "failed",
-        "error": None,
-        "seed": seed,
-        "split": split,
-        "choices": dict(ctx.choices),
-        "overrides": (
-            member_overrides(ctx.overrides, split if plan.splits else None, seed)
-            if plan.batched
-            else list(ctx.overrides)
-        ),
-        "task": None,
-        "monitor": None,
-        "best_epoch": None,
-        "best_value": None,
-        "eligible_from_epoch": None,
-        "epochs_run": 0,
-        "diverged_epoch": None,
-        "metrics": {},
-        "val_metrics": {},
-        "warnings": [],
-        "wall_time_s": 0.0,
-        "versions": copy.deepcopy(job_versions),
-        "config_hash": config_hash(
-            member_config(cfg, split if plan.splits else None, seed) if plan.batched else cfg
-        ),
-    }
+    record = blank_record(ctx, seed, split, job_versions)
+    if plan.batched:
+        record["overrides"] = member_overrides(
+            ctx.overrides, split if plan.splits else None, seed
+        )
+    record["config_hash"] = config_hash(
+        member_config(cfg, split if plan.splits else None, seed) if plan.batched else cfg
+    )
     if plan.seeds is not None:
         record["seeds"] = list(plan.seeds)
     if plan.splits is not None:

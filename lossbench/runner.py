@@ -33,9 +33,9 @@ from lossbench.experiment import (
     member_data,
     predict_chosen,
 )
-from lossbench.faults import exit_with_parent, fail_before_start
-from lossbench.plan import JobContext, Member, Plan, make_plan, single_plan
-from lossbench.records import write_job, write_predictions
+from lossbench.faults import exit_with_parent, raw_seed
+from lossbench.plan import JobContext, Member, Plan, blank_record, make_plan, single_plan
+from lossbench.records import versions, write_job, write_predictions
 from lossbench.resume import remember_completed, reuse_completed
 from lossbench.schema import validate
 from lossbench.training.convergence import undertrained_warning
@@ -72,7 +72,10 @@ def run_members(cfg: DictConfig, ctx: JobContext) -> float | None:
     try:  # the whole config, before anything reads it (seed=abc in a sweep: this job fails)
         validate(cfg)
     except ConfigError as exc:
-        return fail_before_start(cfg, ctx.out_dir, str(exc), ctx.multirun)
+        seed = raw_seed(cfg)
+        record = blank_record(ctx, seed, None, versions())
+        plan = Plan(None, None, [Member(None, seed, ctx.out_dir, record)])
+        return _finish_failed(plan, plan.members, start, JobFailed(str(exc), EXIT_USAGE), ctx)
     torch.set_num_threads(int(cfg.trainer.num_threads))
     try:
         plan = make_plan(cfg, ctx)

@@ -57,6 +57,23 @@ def _check_schedules(losses: list[Any], epochs: int, choices: dict[str, str | No
             raise ConfigError(f"loss={choices.get('loss')}: {exc}") from None
 
 
+def _check_report_metric(cfg: DictConfig, data: Dataset) -> None:
+    """``report.metric`` must be one this dataset's jobs report (checked before training,
+    not when the sweep's report is written)."""
+    name = OmegaConf.select(cfg, "report.metric", default="auto")
+    known = metrics.known_metrics(data)
+    if name in (None, "auto") or name in known:
+        return
+    if data.task == "classification" and name.startswith("recall_class_"):
+        c = name.removeprefix("recall_class_")
+        if c.isdigit() and int(c) < data.n_classes:
+            return
+    raise ConfigError(
+        f"report.metric={name} is not a {data.task} metric of dataset={data.name}; "
+        f"choose auto or one of: {', '.join(known)}"
+    )
+
+
 def build_data(cfg: DictConfig) -> Dataset:
     """The dataset ``cfg.dataset`` describes (one data split)."""
     return build("dataset", cfg.dataset)
@@ -79,6 +96,7 @@ def build_experiment(
     data = datasets[0]
     _check_fits(cfg, choices, data)
     check_task(tau, data.task, choices.get("dataset"))
+    _check_report_metric(cfg, data)
     settings = settings_from_config(cfg.trainer, data.task, metrics.known_metrics(data))
     model = build(
         "model",

@@ -351,3 +351,17 @@ def test_report_over_a_sweep_and_its_resumed_copy_counts_each_seed_once(cli, tmp
     results = load([tmp_path / "a", tmp_path / "b"])
     assert sorted(results.df["seed"]) == [0, 1]
     assert not results.df["resumed_from"].notna().any()  # the originals are kept
+
+
+def test_report_metric_is_checked_before_any_training(cli, tmp_path):
+    """A metric no task reports stops the sweep at once; one of another task fails the
+    job before its first epoch (not after the whole sweep has trained)."""
+    proc = cli("run", "-m", "report.metric=foo", "hydra.sweep.dir=a", *FAST, check=False)
+    assert proc.returncode == 2 and "report.metric=foo" in proc.stderr
+    assert not list(tmp_path.rglob("history.csv"))
+    proc = cli("run", "report.metric=mse", *FAST, check=False)
+    assert proc.returncode == 2 and "report.metric=mse is not a classification metric" in (
+        proc.stderr
+    )
+    assert not list(tmp_path.rglob("history.csv"))
+    cli("run", "report.metric=recall_class_1", *FAST)  # a family member is fine

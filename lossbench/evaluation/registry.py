@@ -130,6 +130,12 @@ def greater_is_better(name: str) -> bool:
     return not any(part in ERROR_WORDS for part in name.lower().split("_"))
 
 
+def is_test_metric(name: str) -> bool:
+    """Whether ``name`` is a test metric some task reports (a registered name or a
+    family member such as ``recall_class_3``): what ``report.metric`` may name."""
+    return (name in METRICS and name != "loss") or any(p.match(name) for p, _ in PATTERNS)
+
+
 def direction(name: str) -> str:
     """``higher is better`` or ``lower is better``, for tables."""
     return "higher is better" if greater_is_better(name) else "lower is better"

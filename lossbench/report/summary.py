@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lossbench.evaluation.registry import default_metric, direction, greater_is_better
+from lossbench.evaluation.registry import (
+    METRICS,
+    default_metric,
+    direction,
+    greater_is_better,
+    is_test_metric,
+)
 from lossbench.report.collect import Results, parse_override
 from lossbench.report.stats import (
     CORRECTIONS,
@@ -61,6 +67,11 @@ class Options:
 
     def validate(self) -> None:
         """Raise ValueError with one line naming the key and the fix."""
+        if self.metric != "auto" and not is_test_metric(str(self.metric)):
+            raise ValueError(
+                f"report.metric={self.metric} is not a metric lossbench reports; choose auto "
+                f"or one of: {', '.join(n for n in METRICS if n != 'loss')}, recall_class_<c>"
+            )
         a = self.alpha
         if isinstance(a, bool) or not isinstance(a, int | float) or not 0 < a < 1:
             raise ValueError(f"report.alpha={a} must be a number in (0, 1), e.g. 0.05")

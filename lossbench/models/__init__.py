@@ -7,8 +7,9 @@ model. A model config is one YAML file in ``configs/model/`` whose
 ``_target_`` class takes ``in_features``, ``out_features`` and ``seeds``.
 """
 
+from lossbench.models.contract import Head, MemberModel
 from lossbench.models.mlp import MLP, Linear
 from lossbench.models.sequence import GRU, CNN1d
 from lossbench.models.stacked import StackedLinear, StackedModel
 
-__all__ = ["CNN1d", "GRU", "MLP", "Linear", "StackedLinear", "StackedModel"]
+__all__ = ["CNN1d", "GRU", "Head", "MLP", "Linear", "MemberModel", "StackedLinear", "StackedModel"]

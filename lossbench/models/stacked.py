@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from lossbench.models.contract import Head
 from lossbench.seeding import generator
 
 # Each member's slice of a stacked parameter holds a multiple of this many floats.
@@ -93,3 +94,29 @@ class StackedModel(nn.Module):
             for module in self.modules():
                 if module is not self and hasattr(module, "reset_member"):
                     module.reset_member(k, gen)
+
+    # -- the member-model contract (lossbench.models.contract) -------------
+    def _trainable(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def member_state(self, k: int) -> list[torch.Tensor]:
+        return [p.detach()[k].clone() for p in self._trainable()]
+
+    @torch.no_grad()
+    def load_member_state(self, k: int, state: Sequence[torch.Tensor]) -> None:
+        for p, s in zip(self._trainable(), state, strict=True):
+            p[k].copy_(s)
+
+    def classifier_head(self) -> Head | None:
+        """The last :class:`StackedLinear` in module order, when it is the output layer."""
+        linears = [m for m in self.modules() if isinstance(m, StackedLinear)]
+        if not linears:
+            return None
+        last = linears[-1]
+        w, b = last.live()  # [K, in, out], [K, 1, out]
+        return Head(
+            weight=w.transpose(1, 2),
+            bias=b[:, 0, :],
+            params=[last.weight, last.bias],
+            reset_member=last.reset_member,
+        )

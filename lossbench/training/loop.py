@@ -24,7 +24,7 @@ import torch
 
 from lossbench.data import Dataset, Split
 from lossbench.evaluation.metrics import GREATER_IS_BETTER, monitor_value
-from lossbench.models import StackedModel
+from lossbench.models.contract import MemberModel
 from lossbench.seeding import generator
 from lossbench.training.progress import EpochProgress
 
@@ -86,7 +86,8 @@ class DivergedError(RuntimeError):
 
 
 class Trainer:
-    """Trains a :class:`StackedModel` with one member per seed on a :class:`Dataset`.
+    """Trains a :class:`~lossbench.models.contract.MemberModel`, one member per seed, on a
+    :class:`Dataset`.
 
     ``loss_fn`` is one loss shared by all members, or one instance per member (what
     the runner passes, so a loss that keeps state, e.g. statistics gathered from the
@@ -103,7 +104,7 @@ class Trainer:
 
     def __init__(
         self,
-        model: StackedModel,
+        model: MemberModel,
         loss_fn: LossFn | Sequence[LossFn],
         optimizer: torch.optim.Optimizer,
         data: Dataset | Sequence[Dataset],
@@ -125,7 +126,6 @@ class Trainer:
         self.settings = settings
         self.adjust = adjust
         self.eligible_from = [schedule_start(f, settings.epochs) for f in self.loss_fns]
-        self.params = [p for p in model.parameters() if p.requires_grad]
         self._optimized = [p for group in optimizer.param_groups for p in group["params"]]
 
     # -- forward helpers -------------------------------------------------
@@ -186,12 +186,10 @@ class Trainer:
 
     # -- state snapshots -------------------------------------------------
     def _snapshot(self, k: int) -> list[torch.Tensor]:
-        return [p.detach()[k].clone() for p in self.params]
+        return self.model.member_state(k)
 
-    @torch.no_grad()
     def load_member_state(self, k: int, state: list[torch.Tensor]) -> None:
-        for p, s in zip(self.params, state, strict=True):
-            p[k].copy_(s)
+        self.model.load_member_state(k, state)
 
     # -- training --------------------------------------------------------
     def fit(self) -> list[MemberResult]:

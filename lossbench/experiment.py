@@ -20,8 +20,9 @@ from lossbench.evaluation import metrics
 from lossbench.evaluation.posthoc import check_task, check_tau, logit_adjuster
 from lossbench.training.loop import MemberResult, Trainer, schedule_start, settings_from_config
 from lossbench.training.optim import make_optimizer
+from lossbench.training.samplers import NoSampler, Sampler, same_epoch_length
 
-GROUP_LISTS = {"loss": "losses", "model": "models"}
+GROUP_LISTS = {"loss": "losses", "model": "models", "sampler": "samplers"}
 EVAL_SPLITS = ("test", "val")
 
 
@@ -34,7 +35,9 @@ class Experiment:
 
 
 def _check_fits(cfg: DictConfig, choices: dict[str, str | None], data: Dataset) -> None:
-    for group in ("loss", "model"):
+    for group in GROUP_LISTS:
+        if group not in cfg:
+            continue
         tasks = tasks_of(cfg[group])
         if tasks and data.task not in tasks:
             raise ConfigError(
@@ -72,6 +75,20 @@ def _check_report_metric(cfg: DictConfig, data: Dataset) -> None:
         f"report.metric={name} is not a {data.task} metric of dataset={data.name}; "
         f"choose auto or one of: {', '.join(known)}"
     )
+
+
+def build_samplers(cfg: DictConfig, n: int) -> list[Sampler]:
+    """One sampler per member from ``cfg.sampler`` (none when the config has no sampler)."""
+    if OmegaConf.select(cfg, "sampler") is None:
+        return [NoSampler() for _ in range(n)]
+    return [build("sampler", cfg.sampler) for _ in range(n)]
+
+
+def same_epochs(cfg: DictConfig, datasets: list[Dataset]) -> bool:
+    """Whether the job's sampler gives every dataset's members one epoch length (they can
+    then train in one stacked model; see :meth:`Sampler.epoch_length`)."""
+    samplers = build_samplers(cfg, len(datasets))
+    return same_epoch_length(samplers, [d.train.y for d in datasets])
 
 
 def build_data(cfg: DictConfig) -> Dataset:
@@ -114,7 +131,13 @@ def build_experiment(
     if tau:
         priors = [stats[id(d)]["class_prior"] for d in datasets]
         adjust = logit_adjuster(priors[0] if len(stats) == 1 else priors, tau)
-    trainer = Trainer(model, losses, optimizer, datasets, settings, adjust)
+    samplers = build_samplers(cfg, len(datasets))
+    if data.task != "classification" and not all(isinstance(s, NoSampler) for s in samplers):
+        raise ConfigError(
+            f"sampler={choices.get('sampler')} re-samples classes, but dataset="
+            f"{choices.get('dataset')} is a {data.task} dataset; set sampler=none"
+        )
+    trainer = Trainer(model, losses, optimizer, datasets, settings, adjust, samplers)
     return Experiment(data, trainer)
 
 

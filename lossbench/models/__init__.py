@@ -8,8 +8,22 @@ model. A model config is one YAML file in ``configs/model/`` whose
 """
 
 from lossbench.models.contract import Head, MemberModel
+from lossbench.models.functional import PlainMembers
 from lossbench.models.mlp import MLP, Linear
 from lossbench.models.sequence import GRU, CNN1d
 from lossbench.models.stacked import StackedLinear, StackedModel
+from lossbench.models.vision import CNN, ResNet32
 
-__all__ = ["CNN1d", "GRU", "Head", "MLP", "Linear", "MemberModel", "StackedLinear", "StackedModel"]
+__all__ = [
+    "CNN",
+    "CNN1d",
+    "GRU",
+    "Head",
+    "MLP",
+    "Linear",
+    "MemberModel",
+    "PlainMembers",
+    "ResNet32",
+    "StackedLinear",
+    "StackedModel",
+]

@@ -22,7 +22,7 @@ def image_shape(in_features: int, input_shape: Sequence[int] | None) -> tuple[in
     if len(shape) != 3:
         raise ValueError(
             f"needs images [C, H, W] (or [H, W]), but a sample has shape {shape}; "
-            "use an image dataset (e.g. dataset=digits_lt) or model=mlp"
+            "use a dataset of images or model=mlp"
         )
     return shape[0], shape[1], shape[2]
 

@@ -262,7 +262,14 @@ def build_model(node: DictConfig | dict, seeds: list[int], **context: Any) -> An
 
     input_shape = context.get("input_shape") or [context["in_features"]]
     try:
-        return PlainMembers(factory, seeds, input_shape, batching=batching, name=target_path)
+        return PlainMembers(
+            factory,
+            seeds,
+            input_shape,
+            batching=batching,
+            name=target_path,
+            out_features=context.get("out_features"),
+        )
     except ConfigError:
         raise
     except Exception as exc:  # the module fails on a sample of the data's shape

@@ -224,3 +224,36 @@ def test_state_round_trip_and_head_views():
         PlainMembers(lambda: nn.Sequential(nn.Linear(6, 3), nn.ReLU()), [0], [6]).classifier_head()
         is None
     )
+
+
+def test_wrong_output_shape_and_failed_forced_vmap_are_one_line(cli, tmp_path):
+    _write_nets(tmp_path, "nets_shape")
+    proc = cli(
+        "run",
+        "model=custom",
+        "model._target_=nets_shape.LNNet",
+        "+model.width=4",
+        "dataset=imbalanced_multiclass",
+        "trainer.epochs=1",
+        "trainer.progress=false",
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr  # out_features follows the data: fine
+    (tmp_path / "nets_out.py").write_text(
+        "from torch import nn\n"
+        "class Five(nn.Linear):\n"
+        "    def __init__(self, in_features):\n"
+        "        super().__init__(in_features, 5)\n"
+    )
+    proc = cli("run", "model=custom", "model._target_=nets_out.Five", *FAST, check=False)
+    assert proc.returncode == 2 and "expected [64, 2]" in proc.stderr
+    proc = cli(
+        "run",
+        "model=custom",
+        "model._target_=nets_shape.Branchy",
+        "model._batching_=vmap",
+        *FAST,
+        check=False,
+    )
+    assert proc.returncode == 2 and "model._batching_=vmap" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

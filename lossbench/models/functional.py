@@ -41,6 +41,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from lossbench.errors import ConfigError
 from lossbench.models.contract import Head
 from lossbench.models.stacked import ALIGN
 from lossbench.seeding import derive_seed
@@ -97,15 +98,25 @@ class _MemberRng:
                 self.cuda[k] = torch.cuda.get_rng_state(device)
 
 
-def draws_random(module: nn.Module, x: torch.Tensor) -> bool:
+def draws_random(module: nn.Module, x: torch.Tensor, out_features: int | None = None) -> bool:
     """True if a training-mode forward of (a copy of) ``module`` on ``x`` uses torch's
-    global random stream (dropout and the like)."""
+    global random stream (dropout and the like). Checks the output's shape on the way:
+    ``[B, out_features]`` (or any shape of ``out_features`` values per sample)."""
     probe = copy.deepcopy(module).train()
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(0)
         before = torch.get_rng_state()
-        probe(x)
-        return not torch.equal(before, torch.get_rng_state())
+        out = probe(x)
+        random = not torch.equal(before, torch.get_rng_state())
+    if not isinstance(out, torch.Tensor):
+        raise ValueError(f"forward must return one tensor, got {type(out).__name__}")
+    per_sample = out[0].numel() if out.ndim > 0 and out.shape[0] == len(x) else None
+    if out_features is not None and per_sample != out_features:
+        raise ValueError(
+            f"forward returns shape {list(out.shape)} for {len(x)} samples; expected "
+            f"[{len(x)}, {out_features}] (out_features values per sample)"
+        )
+    return random
 
 
 class PlainMembers(nn.Module):
@@ -118,6 +129,7 @@ class PlainMembers(nn.Module):
         batching: ``auto`` (vmap where the probe passes and the module draws no random
             numbers, else loop), ``vmap`` or ``loop`` (forced).
         name: the module's name, for messages.
+        out_features: values per sample the module must return (checked by the probe).
     """
 
     def __init__(
@@ -128,6 +140,7 @@ class PlainMembers(nn.Module):
         *,
         batching: str = "auto",
         name: str = "model",
+        out_features: int | None = None,
     ) -> None:
         super().__init__()
         if not seeds:
@@ -138,7 +151,7 @@ class PlainMembers(nn.Module):
         self.name = name
         modules = [seeded_module(factory, s) for s in self.seeds]
         probe_x = torch.randn(PROBE_BATCH, *input_shape, generator=torch.Generator().manual_seed(0))
-        self.random = draws_random(modules[0], probe_x)
+        self.random = draws_random(modules[0], probe_x, out_features)
         self.warnings: list[str] = []
         # forced vmap of a random module: each member its own masks, from one shared stream
         self._randomness = "different" if self.random else "error"
@@ -148,7 +161,10 @@ class PlainMembers(nn.Module):
         elif batching == "vmap":
             reason = _vmap_error([modules[0], modules[0]], probe_x, self._randomness)
             if reason is not None:
-                raise ValueError(f"cannot be batched with torch.func.vmap: {reason}")
+                raise ConfigError(
+                    f"model._batching_=vmap: {name} cannot be batched with torch.func.vmap "
+                    f"({reason}); use auto or loop"
+                )
         elif self.random:
             reason = (
                 "it draws random numbers (e.g. dropout), which vmap cannot keep per seed; "

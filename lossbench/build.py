@@ -29,7 +29,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from lossbench.errors import ConfigError
 
-META_KEYS = ("_tasks_",)
+META_KEYS = ("_tasks_", "_batching_")
+# What a model's constructor may declare to be given by the data.
+CONTEXT_KEYS = ("in_features", "out_features", "input_shape")
 # Targets are called with the user's config values as arguments: an object of Python's
 # standard library (os.rename, subprocess.run, shutil.rmtree, builtins.exec, ...) is
 # never a component and would run with arbitrary arguments, so it is refused, whether
@@ -207,6 +209,96 @@ def build(key: str, node: DictConfig | dict, **context: Any) -> Any:
     except InstantiationException as exc:
         cause = exc.__cause__ or exc
         raise ConfigError(f"{key} ({target_path}): {_first_line(cause)}") from None
+
+
+def accepts_seeds(target: Any) -> bool:
+    """True for a member model that builds its K members itself (declares ``seeds``)."""
+    try:
+        return "seeds" in inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def build_model(node: DictConfig | dict, seeds: list[int], **context: Any) -> Any:
+    """The member model ``node`` describes, with one member per seed.
+
+    A target that declares ``seeds`` (lossbench's stacked models) is built once with
+    them. Any other target is a plain ``nn.Module`` (the user's own): it is built once
+    per seed, with the ``context`` (``in_features``, ``out_features``, ``input_shape``)
+    its constructor declares plus the config's parameters, and the K copies are batched
+    by :class:`~lossbench.models.functional.PlainMembers` (``_batching_``: auto, vmap,
+    loop). A parameter the constructor does not take is a one-line ConfigError.
+    """
+    from torch import nn
+
+    from lossbench.models.functional import BATCHING, PlainMembers
+
+    params = _params(node)
+    target_path = params.get("_target_")
+    target = import_target("model", target_path)
+    _check_model_params(target, target_path, params)
+    if accepts_seeds(target):
+        return build("model", node, seeds=seeds, **context)
+    batching = node.get("_batching_") or "auto"
+    if batching not in BATCHING:
+        raise ConfigError(
+            f"model._batching_={batching} is not one of {', '.join(BATCHING)} "
+            "(auto: vmap where the module allows it)"
+        )
+    extra = {k: v for k, v in _accepted(target, context).items() if k not in params}
+
+    def factory() -> Any:
+        try:
+            module = instantiate(params, **extra)
+        except InstantiationException as exc:
+            cause = exc.__cause__ or exc
+            raise ConfigError(f"model ({target_path}): {_first_line(cause)}") from None
+        if not isinstance(module, nn.Module):
+            raise ConfigError(
+                f"model._target_={target_path} built a {type(module).__name__}, not a "
+                "torch.nn.Module; name a module class (or a function returning one)"
+            )
+        return module
+
+    input_shape = context.get("input_shape") or [context["in_features"]]
+    try:
+        return PlainMembers(
+            factory,
+            seeds,
+            input_shape,
+            batching=batching,
+            name=target_path,
+            out_features=context.get("out_features"),
+        )
+    except ConfigError:
+        raise
+    except Exception as exc:  # the module fails on a sample of the data's shape
+        raise ConfigError(
+            f"model ({target_path}) fails on a batch of input shape [B, "
+            f"{', '.join(map(str, input_shape))}]: {type(exc).__name__}: {_first_line(exc)}"
+        ) from None
+
+
+def _check_model_params(target: Any, target_path: str, params: dict[str, Any]) -> None:
+    """Every config parameter must be one the target's constructor takes."""
+    try:
+        sig = inspect.signature(target)
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return
+    for name in params:
+        if name.startswith("_") and name.endswith("_"):
+            continue
+        if name not in sig.parameters or name == "seeds":
+            takes = ", ".join(
+                p for p in sig.parameters if p not in ("self", "seeds", *CONTEXT_KEYS)
+            )
+            raise ConfigError(
+                f"model.{name} is not a parameter of {target_path} (it takes: "
+                f"{takes or 'no parameters'}); for a model of your own use model=custom "
+                f"model._target_={target_path} and set its parameters with +model.NAME=VALUE"
+            )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -7,13 +7,13 @@ predicts each split once for all members, so it costs the same per member at any
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from lossbench.build import build, import_target, tasks_of
+from lossbench.build import build, build_model, import_target, tasks_of
 from lossbench.data import Dataset
 from lossbench.errors import ConfigError
 from lossbench.evaluation import metrics
@@ -32,6 +32,7 @@ class Experiment:
 
     data: Dataset
     trainer: Trainer  # its ``adjust``: the post-hoc logit adjustment, if any
+    warnings: list[str] = field(default_factory=list)  # the model's, for every member's record
 
 
 def _check_fits(cfg: DictConfig, choices: dict[str, str | None], data: Dataset) -> None:
@@ -115,13 +116,12 @@ def build_experiment(
     check_task(tau, data.task, choices.get("dataset"))
     _check_report_metric(cfg, data)
     settings = settings_from_config(cfg.trainer, data.task, metrics.known_metrics(data))
-    model = build(
-        "model",
+    model = build_model(
         cfg.model,
+        seeds,
         in_features=data.in_features,
         out_features=data.out_features,
         input_shape=list(data.train.x.shape[1:]),
-        seeds=seeds,
     )
     stats = {id(d): d.stats() for d in datasets}  # once per split
     losses = [build("loss", cfg.loss, **stats[id(d)]) for d in datasets]  # one per member
@@ -138,7 +138,7 @@ def build_experiment(
             f"{choices.get('dataset')} is a {data.task} dataset; set sampler=none"
         )
     trainer = Trainer(model, losses, optimizer, datasets, settings, adjust, samplers)
-    return Experiment(data, trainer)
+    return Experiment(data, trainer, list(getattr(model, "warnings", [])))
 
 
 def predict_chosen(exp: Experiment, results: list[MemberResult]) -> dict[str, torch.Tensor]:

@@ -209,7 +209,7 @@ def _train_part(
             diverged_epoch=result.diverged_epoch,
         )
         warning = undertrained_warning(result, settings.epochs)
-        member.record["warnings"] = [warning] if warning else []
+        member.record["warnings"] = [*exp.warnings, *([warning] if warning else [])]
         if scores is not None:
             member.record.update(metrics=scores["test"], val_metrics=scores["val"])
             if exp.data.task == "forecast":

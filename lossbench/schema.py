@@ -43,7 +43,9 @@ from lossbench.errors import ConfigError
 
 TRUE_WORDS = ("true", "yes", "on", "1")
 FALSE_WORDS = ("false", "no", "off", "0")
-META_KEYS = ("_target_", "_partial_", "_tasks_", "_recursive_", "_convert_", "_args_")
+META_KEYS = (
+    "_target_", "_partial_", "_tasks_", "_batching_", "_recursive_", "_convert_", "_args_"
+)
 GROUPS = ("dataset", "model", "loss", "optimizer", "sampler")
 SEED_MAX = 2**32 - 1  # numpy's RandomState and scikit-learn's random_state accept [0, 2**32)
 
@@ -659,8 +661,10 @@ def _target_was_replaced(group: str, choice: str | None, target_path: str) -> bo
 
 
 def _custom_hint(group: str, target_path: str) -> str:
-    if group == "loss":
-        return f"loss=custom loss._target_={target_path} (parameters with +loss.NAME=VALUE)"
+    if group in ("loss", "model"):
+        return (
+            f"{group}=custom {group}._target_={target_path} (parameters with +{group}.NAME=VALUE)"
+        )
     return f"an option of {group} whose parameters match, or your own YAML in --config-dir"
 
 

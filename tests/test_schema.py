@@ -110,6 +110,8 @@ def test_default_config_and_every_option_validate_cleanly():
             tree = composed(f"{group}={name}", *extra)
             if group == "loss" and name == "custom":
                 tree["loss"]["_target_"] = "lossbench.losses.CrossEntropyLoss"
+            if group == "model" and name == "custom":
+                tree["model"]["_target_"] = "lossbench.models.CNN"
             schema.validate(tree, choices={group: name})
 
 
@@ -194,7 +196,7 @@ def _param_cases(group: str, name: str) -> list[tuple[str, Any]]:
 
 @pytest.mark.parametrize(
     "group,name",
-    [(g, n) for g in GROUPS for n in options(g) if not (g == "loss" and n == "custom")],
+    [(g, n) for g in GROUPS for n in options(g) if not (g in ("loss", "model") and n == "custom")],
 )
 def test_fuzz_every_option_parameter(group, name):
     extra = ["dataset=sine"] if group == "model" and name in ("gru", "cnn1d") else []

@@ -5,6 +5,8 @@ where member ``k`` is initialised from ``seeds[k]`` alone. lossbench's built-in
 models implement it with stacked parameters (:class:`~lossbench.models.stacked.
 StackedModel`); a user's plain ``nn.Module`` is wrapped to meet it. The trainer
 touches a model only through this contract, so any implementation works.
+A model may also carry ``warnings: list[str]`` (e.g. "trains its seeds one after
+another"): they are added to every member's record.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def logit_adjuster(
         prior = prior.unsqueeze(1)  # [K, 1, C] against [K, N, C]
 
     def adjust(pred: torch.Tensor) -> torch.Tensor:
-        return pred - tau * prior.to(pred.dtype).log()
+        return pred - tau * prior.to(device=pred.device, dtype=pred.dtype).log()
 
     return adjust
 

@@ -179,9 +179,11 @@ class Trainer:
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         """The model on ``x`` (already on the device) in the run's precision; float32 out
         (a reduced-precision output is cast up: losses compute in float32)."""
+        if self.place.dtype is None:  # fp32: no context manager on the hot path
+            return self.model(x)
         with self.place.autocast():
             out = self.model(x)
-        return out if self.place.dtype is None else out.float()
+        return out.float()
 
     @torch.no_grad()
     def predict(self, split: Split) -> torch.Tensor:

@@ -284,7 +284,8 @@ class Trainer:
             step_values.append((losses[0] if stacked is None else stacked).detach())
         # exact per-member means (fsum): a float32 reduction over the [steps, K] table
         # would depend on K, and member k must report what it reports alone
-        table = torch.stack(step_values).reshape(len(step_values), -1).double().tolist()
+        # (on the CPU first: MPS has no float64)
+        table = torch.stack(step_values).reshape(len(step_values), -1).cpu().double().tolist()
         train_loss = torch.full((self.k,), float("nan"), dtype=torch.float64)
         for j, k in enumerate(active):
             train_loss[k] = math.fsum(row[j] for row in table) / len(table)

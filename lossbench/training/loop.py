@@ -246,7 +246,7 @@ class Trainer:
         n = len(train)
         full = self.settings.batch_size is None
         batch = n if full else min(self.settings.batch_size, n)
-        # full batch: every member sees the whole split, in its stored order
+        # full batch: every member sees the whole split, in its stored order; otherwise
         # drawn on the CPU generators, then moved: the same sample order on every device
         order = None if full else torch.stack([torch.randperm(n, generator=g) for g in gens])
         dev = self.place.device

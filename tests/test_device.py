@@ -321,6 +321,20 @@ def test_cuda_matches_cpu(cli, tmp_path):
 
 @pytest.mark.gpu
 @needs_cuda
+def test_batched_members_on_cuda_match_their_single_runs(cli, tmp_path):
+    """On a GPU member k of a batch equals its single run to rounding (not bit for bit:
+    cuBLAS may choose another kernel for K members than for one)."""
+    cli("run", *FAST, "trainer.device=cuda", "seeds=3", "hydra.run.dir=batched")
+    cli("run", *FAST, "trainer.device=cuda", "seed=2", "hydra.run.dir=single")
+    batched, single = tmp_path / "batched" / "seed_2", tmp_path / "single"
+    assert read_metrics(batched)["config_hash"] == read_metrics(single)["config_hash"]
+    for a, b in zip(_history(single), _history(batched), strict=True):
+        assert float(b["train_loss"]) == pytest.approx(float(a["train_loss"]), rel=1e-5)
+        assert float(b["val_loss"]) == pytest.approx(float(a["val_loss"]), rel=1e-5)
+
+
+@pytest.mark.gpu
+@needs_cuda
 @pytest.mark.parametrize(("name", "task", "params"), CASES)
 def test_each_loss_on_cuda_equals_cpu(name, task, params):
     """Values and gradients in float64 on CUDA equal the CPU's (soft-DTW and DILATE

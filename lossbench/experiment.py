@@ -18,6 +18,7 @@ from lossbench.data import Dataset
 from lossbench.errors import ConfigError
 from lossbench.evaluation import metrics
 from lossbench.evaluation.posthoc import check_task, check_tau, logit_adjuster
+from lossbench.training.device import to_device
 from lossbench.training.loop import MemberResult, Trainer, schedule_start, settings_from_config
 from lossbench.training.optim import make_optimizer
 from lossbench.training.samplers import NoSampler, Sampler, same_epoch_length
@@ -116,6 +117,8 @@ def build_experiment(
     check_task(tau, data.task, choices.get("dataset"))
     _check_report_metric(cfg, data)
     settings = settings_from_config(cfg.trainer, data.task, metrics.known_metrics(data))
+    device = settings.placement.device
+    # initialised on the CPU (its seeded generators), then moved: the same start everywhere
     model = build_model(
         cfg.model,
         seeds,
@@ -123,8 +126,10 @@ def build_experiment(
         out_features=data.out_features,
         input_shape=list(data.train.x.shape[1:]),
     )
+    model = to_device(model, device)  # before the optimizer: its state is made there
     stats = {id(d): d.stats() for d in datasets}  # once per split
-    losses = [build("loss", cfg.loss, **stats[id(d)]) for d in datasets]  # one per member
+    # one per member, its buffers (class weights, priors, bins) on the device
+    losses = [to_device(build("loss", cfg.loss, **stats[id(d)]), device) for d in datasets]
     _check_schedules(losses, settings.epochs, choices)
     optimizer = make_optimizer(build("optimizer", cfg.optimizer), model.parameters())
     adjust = None
@@ -143,12 +148,13 @@ def build_experiment(
 
 def predict_chosen(exp: Experiment, results: list[MemberResult]) -> dict[str, torch.Tensor]:
     """Raw predictions ``[K, N, ...]`` of every member at its chosen (best or last) epoch,
-    on the test and validation splits: each split is predicted once for all members."""
+    on the test and validation splits: each split is predicted once for all members.
+    On the CPU whatever the training device (the metrics are numpy code)."""
     trainer = exp.trainer
     for k, result in enumerate(results):
         if result.status == "completed" and result.state is not None:
             trainer.load_member_state(k, result.state)
-    return {name: trainer.predict_split(name) for name in EVAL_SPLITS}
+    return {name: trainer.predict_split(name).cpu() for name in EVAL_SPLITS}
 
 
 def member_data(exp: Experiment, k: int) -> Dataset:

@@ -194,6 +194,8 @@ def blank_record(
         "metrics": {},
         "val_metrics": {},
         "warnings": [],
+        "device": None,
+        "precision": None,
         "wall_time_s": 0.0,
         "versions": copy.deepcopy(job_versions),
         "config_hash": None,
@@ -213,9 +215,20 @@ def base_record(
     ``config_hash`` and ``overrides`` are those of the equivalent single run, so
     resume matches a member whether it was trained alone or in a batch.
     ``job_versions`` (:func:`lossbench.records.versions`, read once per job: it runs
-    git) is the same for every member and copied into each record.
+    git) is the same for every member and copied into each record. ``device`` is
+    where it trains, ``trainer.device=auto`` resolved; the hash is of the resolved
+    device too (``auto`` on a CPU machine is the ``cpu`` run, on a GPU machine not).
     """
+    from lossbench.training.device import describe  # torch: only once a job runs
+
     record = blank_record(ctx, seed, split, job_versions)
+    trainer = cfg.get("trainer") or {}
+    record["device"] = describe(trainer.get("device", "cpu"))  # auto resolved: cpu, cuda:0
+    record["precision"] = trainer.get("precision", "fp32")
+    if trainer.get("device") == "auto":
+        cfg = copy.deepcopy(cfg)
+        with open_dict(cfg):
+            cfg.trainer.device = record["device"]
     if plan.batched:
         record["overrides"] = member_overrides(
             ctx.overrides, split if plan.splits else None, seed

@@ -40,6 +40,7 @@ from lossbench.records import versions, write_job, write_predictions
 from lossbench.resume import remember_completed, reuse_completed
 from lossbench.schema import validate
 from lossbench.training.convergence import undertrained_warning
+from lossbench.training.device import job_placement, needs_own_scaler
 from lossbench.training.loop import DivergedError, MemberResult, alike
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ def run_members(cfg: DictConfig, ctx: JobContext) -> float | None:
     start = time.perf_counter()
     try:  # the whole config, before anything reads it (seed=abc in a sweep: this job fails)
         validate(cfg)
+        job_placement(cfg)  # trainer.device is there and supports trainer.precision
     except ConfigError as exc:
         seed = raw_seed(cfg)
         record = blank_record(ctx, seed, None, versions())
@@ -161,11 +163,17 @@ def train_group(
     """
     split_cfg = split_config(cfg, members[0].split, plan)
     parts = [list(range(len(members)))]
+    what = f"{len(members)} {'members' if plan.splits else 'seeds'}"
     if len(members) > 1 and not loss_is_batchable(cfg):
         log.warning(
             f"note: loss={members[0].record['choices']['loss']} sets batchable = False; "
-            f"training its {len(members)} {'members' if plan.splits else 'seeds'} "
-            "one after another"
+            f"training its {what} one after another"
+        )
+        parts = [[i] for i in range(len(members))]
+    elif len(members) > 1 and needs_own_scaler(cfg.trainer.get("precision")):
+        log.warning(
+            "note: trainer.precision=fp16 scales the loss with one GradScaler per model, "
+            f"whose skipped steps would be shared; training the {what} one after another"
         )
         parts = [[i] for i in range(len(members))]
 

@@ -213,6 +213,28 @@ class Options(Constraint):
 
 
 @dataclass(frozen=True)
+class Matches(Constraint):
+    """A string that the regular expression ``pattern`` matches in full; ``describe`` is
+    how the message names the accepted forms."""
+
+    pattern: str
+    forms: str
+
+    def normalise(self, value: Any) -> Any:
+        import re
+
+        if not isinstance(value, str) or not re.fullmatch(self.pattern, value):
+            raise Invalid
+        return value
+
+    def describe(self) -> str:
+        return self.forms
+
+    def invalid_examples(self) -> list[Any]:
+        return ["no_such_form", "", 3, [1]]
+
+
+@dataclass(frozen=True)
 class NoneC(Constraint):
     """``null``."""
 
@@ -294,6 +316,12 @@ ROOT: dict[str, Rule] = {
     "trainer.progress": (Bool(),),
     "trainer.fail_on_nan": (Bool(),),
     "trainer.num_threads": (Int(1),),
+    # where and in which precision a job trains (lossbench/training/device.py checks the
+    # device is there and supports the precision, before any data is built)
+    "trainer.device": (
+        Matches(r"auto|cpu|cuda|cuda:[0-9]+|mps", "auto, cpu, cuda, cuda:N or mps"),
+    ),
+    "trainer.precision": (Options(("fp32", "bf16", "fp16")),),
     "eval.posthoc_tau": (Real(0.0),),
     "report.metric": (Str(),),
     "report.baseline": (Str(),),

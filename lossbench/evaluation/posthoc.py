@@ -56,7 +56,8 @@ def logit_adjuster(
         prior = prior.unsqueeze(1)  # [K, 1, C] against [K, N, C]
 
     def adjust(pred: torch.Tensor) -> torch.Tensor:
-        return pred - tau * prior.to(pred.dtype).log()
+        # dtype first, on the CPU (MPS has no float64), then to the predictions' device
+        return pred - tau * prior.to(pred.dtype).to(pred.device).log()
 
     return adjust
 

@@ -62,9 +62,9 @@ class FocalLoss(Loss):
     ) -> None:
         super().__init__(reduction=reduction)
         self.gamma = check_gamma(gamma)
-        self.alpha: torch.Tensor | None
+        weights: torch.Tensor | None = None
         if alpha is None:
-            self.alpha = None
+            pass
         elif isinstance(alpha, (int, float)):
             if not 0.0 <= alpha <= 1.0:
                 raise ValueError(f"a scalar alpha must be in [0, 1], got {alpha}")
@@ -73,7 +73,7 @@ class FocalLoss(Loss):
                     f"a scalar alpha is defined for binary data (class 1 gets alpha, class 0 "
                     f"1 - alpha); the data has {n_classes} classes: give a list of {n_classes}"
                 )
-            self.alpha = torch.tensor([1.0 - alpha, float(alpha)])
+            weights = torch.tensor([1.0 - alpha, float(alpha)])
         else:
             values = [float(a) for a in alpha]
             if any(a < 0 for a in values):
@@ -82,7 +82,10 @@ class FocalLoss(Loss):
                 raise ValueError(
                     f"alpha has {len(values)} values but the data has {n_classes} classes"
                 )
-            self.alpha = torch.tensor(values)
+            weights = torch.tensor(values)
+        # a buffer (None when unweighted): ``.to(device)`` moves it with the loss
+        self.alpha: torch.Tensor | None
+        self.register_buffer("alpha", weights)
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logits = as_class_logits(pred, target)

@@ -135,8 +135,8 @@ class _SoftAlignment(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_value, grad_E):  # type: ignore[override]
-        (E,) = ctx.saved_tensors
-        grad = grad_value.to(torch.float64)[:, None, None] * E
+        (E,) = ctx.saved_tensors  # float64 on the CPU, where the kernels run
+        grad = _as64(grad_value)[:, None, None] * E
         if grad_E is not None and bool(grad_E.any()):
             grad = grad + ctx.kernels.hvp(ctx.state, _as64(grad_E))
         return grad.to(grad_value), None, None, None

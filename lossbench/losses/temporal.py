@@ -41,12 +41,15 @@ class TemporalLoss(Loss):
         if lam < 0:
             raise ValueError(f"lam must be >= 0, got {lam}")
         self.lam = float(lam)
-        self.horizon_weights: torch.Tensor | None = None
+        buffer: torch.Tensor | None = None
         if horizon_weights is not None:
             weights = [float(w) for w in horizon_weights]
             if not weights or any(w < 0 for w in weights):
                 raise ValueError(f"horizon_weights must be non-negative, got {weights}")
-            self.horizon_weights = torch.tensor(weights)
+            buffer = torch.tensor(weights)
+        # a buffer (None when unweighted): ``.to(device)`` moves it with the loss
+        self.horizon_weights: torch.Tensor | None
+        self.register_buffer("horizon_weights", buffer)
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if target.ndim < 2:

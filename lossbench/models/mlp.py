@@ -63,7 +63,8 @@ class MLP(StackedModel):
     def _drop(self, h: torch.Tensor) -> torch.Tensor:
         keep = 1.0 - self.dropout
         masks = [torch.empty(h.shape[1:]).bernoulli_(keep, generator=g) for g in self._mask_gens]
-        return h * torch.stack(masks) / keep
+        # drawn on the CPU (the seeded generators), then moved: the same masks on any device
+        return h * torch.stack(masks).to(h.device) / keep
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.flatten(2)

@@ -26,6 +26,7 @@ from lossbench.data import Dataset, Split
 from lossbench.evaluation.metrics import GREATER_IS_BETTER, monitor_value
 from lossbench.models.contract import MemberModel
 from lossbench.seeding import generator
+from lossbench.training.device import Placement
 from lossbench.training.progress import EpochProgress
 from lossbench.training.samplers import NoSampler, Sampler, same_epoch_length
 
@@ -41,6 +42,9 @@ class TrainSettings:
     evaluate: str  # "best" | "last"
     progress: bool
     fail_on_nan: bool
+    # device and precision (trainer.device / trainer.precision); the model and losses
+    # are already there when the Trainer gets them
+    placement: Placement = field(default_factory=Placement)
 
 
 @dataclass
@@ -127,13 +131,19 @@ class Trainer:
         if len(datasets) != self.k:
             raise ValueError(f"{len(datasets)} datasets for {self.k} members")
         self.data = datasets[0]  # task and shapes, the same for every member
-        self.datasets = datasets
-        self._own = self._member_inputs(datasets)
+        self.datasets = datasets  # on the CPU: metrics and statistics read them
         self.samplers = list(samplers) if samplers is not None else [NoSampler()] * self.k
         if len(self.samplers) != self.k:
             raise ValueError(f"{len(self.samplers)} samplers for {self.k} members")
-        self._train_own = self._resampled_train()
         self.settings = settings
+        self.place = settings.placement
+        # the shared splits on the training device (the same tensors on the CPU)
+        self._splits = {n: _on(getattr(self.data, n), self.place.device) for n in SPLITS}
+        self._own = self._member_inputs(datasets)
+        self._train_own = self._resampled_train()
+        self._scaler = self.place.scaler()  # fp16 only: each member trains alone then
+        if self._scaler is not None and self.k > 1:
+            raise ValueError("fp16 trains one member per model (one loss scaler each)")
         self.adjust = adjust
         self.eligible_from = [schedule_start(f, settings.epochs) for f in self.loss_fns]
         self._optimized = [p for group in optimizer.param_groups for p in group["params"]]
@@ -166,11 +176,14 @@ class Trainer:
         if not alike(datasets):
             raise ValueError("members' datasets differ in task or shape; train them apart")
         return {
-            name: Split(
-                torch.stack([getattr(d, name).x for d in datasets]),
-                torch.stack([getattr(d, name).y for d in datasets]),
+            name: _on(
+                Split(
+                    torch.stack([getattr(d, name).x for d in datasets]),
+                    torch.stack([getattr(d, name).y for d in datasets]),
+                ),
+                self.place.device,
             )
-            for name in ("train", "val", "test")
+            for name in SPLITS
         }
 
     def _member_split(self, name: str) -> Split | None:
@@ -179,9 +192,7 @@ class Trainer:
 
     def _member_train(self, k: int) -> Split:
         """Member ``k``'s training rows (its own split's, before any re-sampling)."""
-        if self._own is None:
-            return self.data.train
-        return Split(self._own["train"].x[k], self._own["train"].y[k])
+        return self.datasets[k].train  # on the CPU (SMOTE works in numpy)
 
     def _resampled_train(self) -> Split | None:
         """Every member's training set stacked ``[K, M, ...]`` once a sampler re-sampled it
@@ -202,27 +213,40 @@ class Trainer:
             return None
         if len({tuple(t.x.shape) for t in train}) != 1:
             raise ValueError("re-sampled training sets differ in size; train the splits apart")
-        return Split(torch.stack([t.x for t in train]), torch.stack([t.y for t in train]))
+        stacked = Split(torch.stack([t.x for t in train]), torch.stack([t.y for t in train]))
+        return _on(stacked, self.place.device)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The model on ``x`` (already on the device) in the run's precision; float32 out
+        (a reduced-precision output is cast up: losses compute in float32)."""
+        if self.place.dtype is None:  # fp32: no context manager on the hot path
+            return self.model(x)
+        with self.place.autocast():
+            out = self.model(x)
+        return out.float()
 
     @torch.no_grad()
     def predict(self, split: Split) -> torch.Tensor:
-        """Predictions of every member on ``split`` (one split for all): [K, N, ...]."""
+        """Predictions of every member on ``split`` (one split for all): [K, N, ...],
+        on the training device."""
         self.model.eval()
-        out = self.model(split.x.unsqueeze(0).expand(self.k, *split.x.shape))
-        return self._shape(out)
+        x = split.x.to(self.place.device)
+        return self._shape(self._forward(x.unsqueeze(0).expand(self.k, *x.shape)))
 
     @torch.no_grad()
     def predict_split(self, name: str) -> torch.Tensor:
-        """Predictions of every member on its own ``name`` split (train, val, test): [K, N, ...]."""
+        """Predictions of every member on its own ``name`` split (train, val, test): [K, N, ...],
+        on the training device."""
         if self._own is None:
-            return self.predict(getattr(self.data, name))
+            return self.predict(self._splits[name])
         self.model.eval()
-        return self._shape(self.model(self._own[name].x))
+        return self._shape(self._forward(self._own[name].x))
 
     def targets(self, name: str) -> tuple[torch.Tensor, bool]:
-        """Targets of the ``name`` split and whether one tensor serves all members."""
+        """Targets of the ``name`` split (on the training device) and whether one tensor
+        serves all members."""
         if self._own is None:
-            return getattr(self.data, name).y, True
+            return self._splits[name].y, True
         return self._own[name].y, False
 
     # -- state snapshots -------------------------------------------------
@@ -260,15 +284,18 @@ class Trainer:
     ) -> torch.Tensor:
         """One pass over the training split in each member's sampler's order; the mean
         mini-batch loss of each member."""
-        train = self.data.train
+        train = self._splits["train"]
         own = self._train_own if self._train_own is not None else self._member_split("train")
         n = len(train) if own is None else int(own.y.shape[1])
         full = self.settings.batch_size is None
         size = n if full else self.settings.batch_size
+        dev = self.place.device
         order = None
-        # full batch without re-sampling: every member sees the whole split, in its stored order
+        # full batch without re-sampling: every member sees the whole split, in its stored
+        # order; otherwise drawn on the CPU generators (from CPU labels), then moved: the
+        # same sample order on every device
         if not (full and all(s.permutes for s in self.samplers)):
-            labels = [train.y if own is None else own.y[k] for k in range(self.k)]
+            labels = [(train.y if own is None else own.y[k]).cpu() for k in range(self.k)]
             order = torch.stack(
                 [
                     s.epoch_order(labels[k], size, epoch, self.settings.epochs, gens[k])
@@ -276,10 +303,12 @@ class Trainer:
                 ]
             )
             n = order.shape[1]
+            if dev.type != "cpu":
+                order = order.to(dev)
         batch = n if full else min(size, n)
         self.model.train()
         step_values = []
-        rows = torch.arange(self.k).unsqueeze(1)
+        rows = torch.arange(self.k, device=dev).unsqueeze(1)
         for start in range(0, n, batch):
             if order is None and own is not None:
                 xb, yb = own.x, own.y
@@ -292,19 +321,25 @@ class Trainer:
                 else:  # member k's rows of its own split
                     xb, yb = own.x[rows, idx], own.y[rows, idx]
             shared = order is None and own is None
-            losses = self._losses(self._shape(self.model(xb)), yb, active, shared=shared)
+            losses = self._losses(self._shape(self._forward(xb)), yb, active, shared=shared)
             stacked = torch.stack(losses) if len(losses) > 1 else None
             total = losses[0] if stacked is None else stacked.sum()
             # = optimizer.zero_grad(set_to_none=True) without its profiler bookkeeping
             # (measured ~50 us less per step, ~8% of a default-MLP step)
             for p in self._optimized:
                 p.grad = None
-            total.backward()
-            self.optimizer.step()
+            if self._scaler is None:
+                total.backward()
+                self.optimizer.step()
+            else:  # fp16: scaled loss; a step with inf/nan gradients is skipped
+                self._scaler.scale(total).backward()
+                self._scaler.step(self.optimizer)
+                self._scaler.update()
             step_values.append((losses[0] if stacked is None else stacked).detach())
         # exact per-member means (fsum): a float32 reduction over the [steps, K] table
         # would depend on K, and member k must report what it reports alone
-        table = torch.stack(step_values).reshape(len(step_values), -1).double().tolist()
+        # (on the CPU first: MPS has no float64)
+        table = torch.stack(step_values).reshape(len(step_values), -1).cpu().double().tolist()
         train_loss = torch.full((self.k,), float("nan"), dtype=torch.float64)
         for j, k in enumerate(active):
             train_loss[k] = math.fsum(row[j] for row in table) / len(table)
@@ -320,10 +355,13 @@ class Trainer:
         with torch.no_grad():
             val_losses = self._losses(val_pred, val_y, active, shared=shared)
         adjusted = self.adjust is not None and s.monitor != "loss"
-        scored = self.adjust(val_pred) if adjusted else val_pred
+        # metrics are numpy code: the monitor reads CPU copies
+        scored = (self.adjust(val_pred) if adjusted else val_pred).cpu()
+        val_y_cpu = val_y.cpu()
         for k, val_loss in zip(list(active), val_losses, strict=True):
             res = results[k]
             y_k = val_y if shared else val_y[k]
+            y_cpu = val_y_cpu if shared else val_y_cpu[k]
             res.epochs_run = epoch
             row = {"epoch": epoch, "train_loss": float(train_loss[k]), "val_loss": float(val_loss)}
             row.update(self._components(k, val_pred[k], y_k))
@@ -340,7 +378,7 @@ class Trainer:
             if s.monitor == "loss":
                 value = row["val_loss"]
             else:
-                value = monitor_value(s.monitor, self.datasets[k], y_k, scored[k])
+                value = monitor_value(s.monitor, self.datasets[k], y_cpu, scored[k])
                 row[f"val_{s.monitor}"] = value
             if epoch >= res.eligible_from and self._improved(value, res.best_value):
                 res.best_value, res.best_epoch = value, epoch
@@ -385,6 +423,16 @@ class Trainer:
         return text
 
 
+SPLITS = ("train", "val", "test")
+
+
+def _on(split: Split, device: torch.device) -> Split:
+    """``split`` with its tensors on ``device`` (itself when they are there already)."""
+    if split.x.device == device and split.y.device == device:
+        return split
+    return Split(split.x.to(device), split.y.to(device))
+
+
 def alike(datasets: Sequence[Dataset]) -> bool:
     """Datasets that one stacked model can train side by side: same task, classes and shapes."""
     first = datasets[0]
@@ -422,7 +470,10 @@ def settings_from_config(cfg: Any, task: str, known: list[str]) -> TrainSettings
             f"trainer.monitor={monitor} is not a {task} metric; choose auto, loss, or one of: "
             + ", ".join(known)
         )
+    from lossbench.training.device import placement
+
     return TrainSettings(
+        placement=placement(cfg.get("device", "cpu"), cfg.get("precision", "fp32")),
         epochs=value("epochs"),
         batch_size=None if batch_size == "full" else batch_size,
         monitor=monitor,

@@ -75,8 +75,11 @@ def _check_report_metric(cfg: DictConfig, data: Dataset) -> None:
 
 
 def build_data(cfg: DictConfig) -> Dataset:
-    """The dataset ``cfg.dataset`` describes (one data split)."""
-    return build("dataset", cfg.dataset)
+    """The dataset ``cfg.dataset`` describes (one data split); a user function's arrays
+    are split and checked here (:func:`lossbench.data.custom.build_dataset`)."""
+    from lossbench.data.custom import build_dataset
+
+    return build_dataset(cfg.dataset)
 
 
 def build_experiment(

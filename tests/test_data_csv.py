@@ -26,7 +26,7 @@ def _table(n=60, seed=0):
 def test_classification_regression_forecast_load(tmp_path):
     path = _write(tmp_path, _table())
     clf = csv(path=path, target="label", task="classification", features=["a", "b"])
-    assert clf.n_classes == 2 and clf.info["classes"] == ["no", "yes"]
+    assert clf.n_classes == 2 and clf.class_names == ["no", "yes"]
     assert clf.train.x.shape[1] == 2 and len(clf.train) + len(clf.val) + len(clf.test) == 60
     reg = csv(path=path, target="value", task="regression", features=["a", "b"])
     assert reg.task == "regression" and reg.train.y.ndim == 1

@@ -4,7 +4,9 @@
 Features default to every other column (except ``time_column``) for
 classification and regression, and to none for forecasting (the target's own
 history; listed features become extra input channels). Rows are sorted by
-``time_column`` when given. Every mistake is one line naming the key.
+``time_column`` when given. Class labels keep their order and names
+(:mod:`lossbench.data.checks`: labels 1, 2, 10 are classes 0, 1, 2 named "1", "2",
+"10"; text labels sorted). Every mistake is one line naming the key.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lossbench.data.base import Dataset, tabular_classification
+from lossbench.data.checks import encode_classes
 from lossbench.data.regression import random_split, scaled_regression
 from lossbench.data.timeseries import chronological
 from lossbench.errors import ConfigError
@@ -139,15 +142,10 @@ def csv(
         raise ConfigError(f"dataset.features is empty: {task} needs at least one feature column")
     x = df[feats].to_numpy(dtype=np.float64)
     if task == "classification":
-        classes, y = np.unique(df[target].astype(str).to_numpy(), return_inverse=True)
-        if len(classes) < 2:
-            raise ConfigError(
-                f"dataset.target={target} has a single class ({classes[0]}) in {path}; "
-                "classification needs at least 2"
-            )
-        data = tabular_classification("csv", x, y, val_size, test_size, seed)
-        data.info["classes"] = [str(c) for c in classes]
-        return data
+        (y,), names = encode_classes([df[target].to_numpy()], [f"dataset.target={target}"])
+        return tabular_classification(
+            "csv", x, y, val_size, test_size, seed, info={"class_names": names}
+        )
     y = df[target].to_numpy(dtype=np.float64)
     if task == "regression":
         train, val, test = random_split(x, y, val_size, test_size, seed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from lossbench.data import Dataset
 from lossbench.data.custom import build_dataset
@@ -117,7 +118,18 @@ def test_data_mistake_is_one_line_exit_2(cli, tmp_path):
 
 
 def test_digits_lt_is_images_with_the_flat_numbers():
+    """The MLP flattens its input, so its results stay those of the flat rows: the image
+    split is bitwise the flat split (same rows, per-pixel scaling) reshaped."""
+    from sklearn.datasets import load_digits
+
+    from lossbench.data.longtail import long_tailed
+
     data = digits_lt()
     assert data.train.x.shape[1:] == (1, 8, 8) and data.in_features == 64
-    flat = data.train.x.flatten(1).double()
-    assert flat.mean(0).abs().max() < 1e-5  # standardised per pixel on train, as before
+    x, y = load_digits(return_X_y=True)
+    params = dict(n_max=100, imbalance_ratio=100.0, val_per_class=20, test_per_class=50)
+    flat = long_tailed("flat", x, y, **params, many_shot=100, few_shot=20, seed=0)
+    for split in ("train", "val", "test"):
+        image, row = getattr(data, split), getattr(flat, split)
+        assert row.x.shape[1:] == (64,)
+        assert torch.equal(image.x.flatten(1), row.x) and torch.equal(image.y, row.y)

@@ -167,9 +167,15 @@ def fit_scaler(x_train: np.ndarray, scale: str) -> Callable[[np.ndarray], torch.
             flat.transform(xs.reshape(len(xs), -1)).reshape(len(xs), *shape), dtype=torch.float32
         )
     mean, std = np.zeros(shape[0]), np.ones(shape[0])
-    for c in range(shape[0]):  # one channel at a time in float64 (memory: one channel)
-        xc = np.asarray(x_train[:, c], dtype=np.float64)
-        mean[c], std[c] = xc.mean(), xc.std()
+    for c in range(shape[0]):  # one channel at a time (memory: one channel)
+        if x_train.dtype == np.uint8:  # 8-bit pixels: exact moments from a 256-bin histogram
+            counts = np.bincount(np.ravel(x_train[:, c]), minlength=256)
+            values = np.arange(256, dtype=np.float64)
+            mean[c] = counts @ values / counts.sum()
+            std[c] = np.sqrt(counts @ (values - mean[c]) ** 2 / counts.sum())
+        else:
+            xc = np.asarray(x_train[:, c], dtype=np.float64)
+            mean[c], std[c] = xc.mean(), xc.std()
     std = np.where(std > 0, std, 1.0)
     view = (-1, *[1] * (len(shape) - 1))
     mean32 = mean.astype(np.float32).reshape(view)

@@ -291,7 +291,7 @@ def write_batch(path: Path, images: np.ndarray, labels: np.ndarray, label_key: b
         b"filenames": [f"{i}.png".encode() for i in range(len(images))],
     }
     buf = io.BytesIO()
-    pickle.dump(data, buf, protocol=2)
+    pickle.dump(data, buf, protocol=4)
     path.write_bytes(buf.getvalue())
 
 

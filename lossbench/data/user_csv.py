@@ -1,6 +1,8 @@
-"""The user's own CSV file as a classification, regression or forecasting dataset.
+"""The user's own CSV (or Parquet) file as a classification, regression or forecasting dataset.
 
-``dataset=csv dataset.path=FILE dataset.target=COLUMN dataset.task=...``.
+``dataset=csv dataset.path=FILE dataset.target=COLUMN dataset.task=...``; a path
+ending in ``.parquet`` or ``.pq`` is read as Parquet (needs pyarrow, the optional
+extra ``parquet``).
 Features default to every other column (except ``time_column``) for
 classification and regression, and to none for forecasting (the target's own
 history; listed features become extra input channels). Rows are sorted by
@@ -27,12 +29,35 @@ from lossbench.registry import TASKS
 NAN_POLICIES = ("error", "drop")
 
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def _read_parquet(file: Path, path: str) -> pd.DataFrame:
+    """A Parquet file through pandas; its engine (pyarrow) is the optional extra ``parquet``."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            f"dataset.path={path}: reading Parquet needs pyarrow: pip install "
+            "'lossbench[parquet]' (or pyarrow), or save the table as CSV"
+        ) from None
+    try:
+        return pd.read_parquet(file)
+    except Exception as exc:  # pyarrow's own errors: a damaged or non-Parquet file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"dataset.path={path}: not a readable Parquet file ({first})") from None
+
+
 def _read(path: str) -> pd.DataFrame:
     file = Path(path).expanduser()
     if path in ("", "???"):
         raise ConfigError("dataset.path is required: dataset=csv dataset.path=FILE.csv")
     if not file.is_file():
-        raise ConfigError(f"dataset.path={path}: no such file (give the path to a CSV file)")
+        raise ConfigError(
+            f"dataset.path={path}: no such file (give the path to a CSV or Parquet file)"
+        )
+    if file.suffix.lower() in PARQUET_SUFFIXES:
+        return _read_parquet(file, path)
     try:
         return pd.read_csv(file)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

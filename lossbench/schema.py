@@ -621,7 +621,7 @@ def _check_params(
     named = {p.name: p for p in plist if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
     open_kwargs = any(p.kind is p.VAR_KEYWORD for p in plist)
     yaml_keys = _yaml_keys_of_target(group, target_path) - set(META_KEYS)
-    if group == "dataset" and not _is_packaged(group, target_path):
+    if group == "dataset" and (choice == "custom" or not _is_packaged(group, target_path)):
         from lossbench.data.custom import SPLIT_KEYS  # what lossbench does with its arrays
 
         yaml_keys |= set(SPLIT_KEYS)

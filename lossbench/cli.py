@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "list": ("lossbench.registry", "the losses, datasets, models, optimizers and samplers"),
     "check": ("lossbench.check", "gradients, extremes, reductions of a loss: check loss=NAME ..."),
     "report": ("lossbench.report.cli", "aggregate sweeps: tables, tests vs baseline, plots"),
+    "data": ("lossbench.data.download", "fetch an archive once: data download cifar10 --root DIR"),
 }
 
 USAGE = """usage: lossbench [--help] [--version] COMMAND [ARGS ...]

@@ -94,8 +94,11 @@ def same_epochs(cfg: DictConfig, datasets: list[Dataset]) -> bool:
 
 
 def build_data(cfg: DictConfig) -> Dataset:
-    """The dataset ``cfg.dataset`` describes (one data split)."""
-    return build("dataset", cfg.dataset)
+    """The dataset ``cfg.dataset`` describes (one data split); a user function's arrays
+    are split and checked here (:func:`lossbench.data.custom.build_dataset`)."""
+    from lossbench.data.custom import build_dataset
+
+    return build_dataset(cfg.dataset)
 
 
 def build_experiment(

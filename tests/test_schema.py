@@ -23,7 +23,8 @@ from lossbench.errors import ConfigError
 from lossbench.registry import config_dir
 
 GROUPS = ("dataset", "model", "loss", "optimizer", "sampler")
-CSV_FILL = {"path": "data.csv", "target": "y"}
+# Values for the required (???) keys of the options that read the user's files.
+FILE_FILL = {"path": "data.csv", "target": "y", "x": "x.npy", "y": "y.npy"}
 
 
 def composed(*overrides: str) -> dict[str, Any]:
@@ -36,8 +37,9 @@ def _composed(overrides: tuple[str, ...]) -> dict[str, Any]:
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose("config", overrides=list(overrides))
     tree = OmegaConf.to_container(cfg, resolve=False)
-    if tree["dataset"].get("path") == "???":
-        tree["dataset"].update(CSV_FILL)
+    for key, value in FILE_FILL.items():
+        if tree["dataset"].get(key) == "???":
+            tree["dataset"][key] = value
     return tree
 
 
@@ -112,6 +114,8 @@ def test_default_config_and_every_option_validate_cleanly():
                 tree["loss"]["_target_"] = "lossbench.losses.CrossEntropyLoss"
             if group == "model" and name == "custom":
                 tree["model"]["_target_"] = "lossbench.models.CNN"
+            if group == "dataset" and name == "custom":
+                tree["dataset"]["_target_"] = "lossbench.data.longtail.digits_lt"
             schema.validate(tree, choices={group: name})
 
 
@@ -197,7 +201,7 @@ def _param_cases(group: str, name: str) -> list[tuple[str, Any]]:
 
 @pytest.mark.parametrize(
     "group,name",
-    [(g, n) for g in GROUPS for n in options(g) if not (g in ("loss", "model") and n == "custom")],
+    [(g, n) for g in GROUPS for n in options(g) if n != "custom"],  # custom: no target
 )
 def test_fuzz_every_option_parameter(group, name):
     extra = ["dataset=sine"] if group == "model" and name in ("gru", "cnn1d") else []

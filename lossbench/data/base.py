@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -31,7 +32,10 @@ class Dataset:
 
     ``task`` is ``classification`` (targets are int64 class indices, the model
     emits one logit per class), ``regression`` (float targets of shape [N]) or
-    ``forecast`` (float targets of shape [N, horizon]).
+    ``forecast`` (float targets of shape [N, horizon]). Inputs keep their sample
+    shape: ``[N, F]`` for tabular data, ``[N, C, H, W]`` for images,
+    ``[N, T, F]`` for windows. ``info["class_names"]`` holds the original label
+    of each class index (see :attr:`class_names`).
     """
 
     name: str
@@ -51,6 +55,17 @@ class Dataset:
         if self.task == "classification":
             return int(self.n_classes)
         return 1 if self.train.y.ndim == 1 else int(np.prod(self.train.y.shape[1:]))
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """The original label of each class index (``info["class_names"]``; the index
+        itself as a string where the data has no other name); None unless classification."""
+        if self.task != "classification":
+            return None
+        names = self.info.get("class_names")
+        if names is None:
+            return [str(c) for c in range(int(self.n_classes))]
+        return [str(n) for n in names]
 
     def class_counts(self) -> list[int]:
         """Training-split count of each class index (classification only)."""
@@ -79,13 +94,21 @@ def stratified_split(
     x: np.ndarray, y: np.ndarray, val_size: float, test_size: float, seed: int
 ) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """Split into train/val/test keeping the class proportions in each part."""
-    x_rest, x_test, y_rest, y_test = train_test_split(
-        x, y, test_size=test_size, stratify=y, random_state=seed
-    )
-    rel_val = val_size / (1.0 - test_size)
-    x_train, x_val, y_train, y_val = train_test_split(
-        x_rest, y_rest, test_size=rel_val, stratify=y_rest, random_state=seed
-    )
+    try:
+        x_rest, x_test, y_rest, y_test = train_test_split(
+            x, y, test_size=test_size, stratify=y, random_state=seed
+        )
+        rel_val = val_size / (1.0 - test_size)
+        x_train, x_val, y_train, y_val = train_test_split(
+            x_rest, y_rest, test_size=rel_val, stratify=y_rest, random_state=seed
+        )
+    except ValueError as exc:  # a class too small to appear in every split
+        counts = np.bincount(np.asarray(y, dtype=np.int64))
+        raise ConfigError(
+            f"too few rows per class for a stratified split with dataset.val_size={val_size} "
+            f"and dataset.test_size={test_size} (smallest class: {counts.min()} rows; "
+            f"{exc}); add rows, drop the class or change the sizes"
+        ) from None
     return (x_train, y_train), (x_val, y_val), (x_test, y_test)
 
 
@@ -106,19 +129,82 @@ def tabular_classification(
 
 
 Arrays = tuple[np.ndarray, np.ndarray]
+Scale = Literal["auto", "feature", "channel", "none"]
+SCALES: tuple[str, ...] = get_args(Scale)
+
+
+def resolve_scale(scale: str, sample_shape: tuple[int, ...]) -> str:
+    """``auto`` is ``channel`` for image samples ``[C, H, W]`` and ``feature`` otherwise."""
+    if scale not in SCALES:
+        raise ConfigError(f"dataset.scale must be one of {', '.join(SCALES)}, got {scale!r}")
+    if scale == "auto":
+        return "channel" if len(sample_shape) == 3 else "feature"
+    if scale == "channel" and len(sample_shape) < 2:
+        raise ConfigError(
+            f"dataset.scale=channel needs samples with a channel axis [C, ...], got shape "
+            f"{list(sample_shape)}; use dataset.scale=feature"
+        )
+    return scale
+
+
+def fit_scaler(x_train: np.ndarray, scale: str) -> Callable[[np.ndarray], torch.Tensor]:
+    """Standardisation fitted on the training inputs only, as a function array -> float32.
+
+    ``feature``: each input element its own mean and standard deviation (scikit-learn's
+    StandardScaler on the flattened samples); ``channel``: one mean and standard deviation
+    per channel (axis 1 of ``[N, C, ...]``) over all rows and positions, the usual
+    normalisation of images; ``none``: as is. A constant element or channel is only
+    centred (standard deviation taken as 1).
+    """
+    shape = x_train.shape[1:]
+    if scale == "none":
+        return lambda xs: torch.as_tensor(np.asarray(xs, dtype=np.float32))
+    if scale == "feature":
+        from sklearn.preprocessing import StandardScaler
+
+        flat = StandardScaler().fit(x_train.reshape(len(x_train), -1))
+        return lambda xs: torch.as_tensor(
+            flat.transform(xs.reshape(len(xs), -1)).reshape(len(xs), *shape), dtype=torch.float32
+        )
+    mean, std = np.zeros(shape[0]), np.ones(shape[0])
+    for c in range(shape[0]):  # one channel at a time (memory: one channel)
+        if x_train.dtype == np.uint8:  # 8-bit pixels: exact moments from a 256-bin histogram
+            counts = np.bincount(np.ravel(x_train[:, c]), minlength=256)
+            values = np.arange(256, dtype=np.float64)
+            mean[c] = counts @ values / counts.sum()
+            std[c] = np.sqrt(counts @ (values - mean[c]) ** 2 / counts.sum())
+        else:
+            xc = np.asarray(x_train[:, c], dtype=np.float64)
+            mean[c], std[c] = xc.mean(), xc.std()
+    std = np.where(std > 0, std, 1.0)
+    view = (-1, *[1] * (len(shape) - 1))
+    mean32 = mean.astype(np.float32).reshape(view)
+    std32 = std.astype(np.float32).reshape(view)
+
+    def channel(xs: np.ndarray) -> torch.Tensor:
+        out = np.asarray(xs, dtype=np.float32)
+        out = out - mean32
+        out /= std32
+        return torch.from_numpy(out)
+
+    return channel
 
 
 def scaled_classification(
-    name: str, train: Arrays, val: Arrays, test: Arrays, n_classes: int, info: dict[str, Any]
+    name: str,
+    train: Arrays,
+    val: Arrays,
+    test: Arrays,
+    n_classes: int,
+    info: dict[str, Any],
+    scale: str = "feature",
 ) -> Dataset:
-    """A classification Dataset from numpy splits; StandardScaler fitted on ``train`` only."""
-    from sklearn.preprocessing import StandardScaler
-
-    scaler = StandardScaler().fit(train[0])
+    """A classification Dataset from numpy splits (inputs of any sample shape, kept);
+    standardised with training statistics only (:func:`fit_scaler`)."""
+    transform = fit_scaler(train[0], resolve_scale(scale, train[0].shape[1:]))
 
     def to_split(xs: np.ndarray, ys: np.ndarray) -> Split:
-        xt = torch.as_tensor(scaler.transform(xs), dtype=torch.float32)
-        return Split(xt, torch.as_tensor(ys, dtype=torch.int64))
+        return Split(transform(xs), torch.as_tensor(ys, dtype=torch.int64))
 
     return Dataset(
         name,

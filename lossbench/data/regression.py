@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lossbench.data.base import Dataset, Split, check_fractions
+from lossbench.data.base import Dataset, Split, check_fractions, fit_scaler, resolve_scale
 from lossbench.data.profiles import check_imbalance_ratio, target_regions
 
 Arrays = tuple[np.ndarray, np.ndarray]
@@ -28,17 +28,26 @@ def scaled_regression(
     many_shot: int,
     few_shot: int,
     info: dict | None = None,
+    scale: str | None = None,
 ) -> Dataset:
-    """A regression Dataset; features and target standardised with training statistics."""
-    x_mean, x_std = train[0].mean(axis=0), train[0].std(axis=0)
-    x_std = np.where(x_std > 0, x_std, 1.0)
+    """A regression Dataset; features and target standardised with training statistics.
+
+    ``scale`` None: each feature by its own mean and std (the built-in sets); else a
+    mode of :func:`lossbench.data.base.fit_scaler` (``channel`` for images).
+    """
+    if scale is None:
+        x_mean, x_std = train[0].mean(axis=0), train[0].std(axis=0)
+        x_std = np.where(x_std > 0, x_std, 1.0)
+
+        def transform(xs: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor((xs - x_mean) / x_std, dtype=torch.float32)
+
+    else:
+        transform = fit_scaler(train[0], resolve_scale(scale, train[0].shape[1:]))
     y_mean, y_std = float(train[1].mean()), float(train[1].std()) or 1.0
 
     def to_split(xs: np.ndarray, ys: np.ndarray) -> Split:
-        return Split(
-            torch.as_tensor((xs - x_mean) / x_std, dtype=torch.float32),
-            torch.as_tensor((ys - y_mean) / y_std, dtype=torch.float32),
-        )
+        return Split(transform(xs), torch.as_tensor((ys - y_mean) / y_std, dtype=torch.float32))
 
     splits = [to_split(*s) for s in (train, val, test)]
     regions = target_regions(splits[0].y.numpy(), n_bins, many_shot, few_shot)

@@ -1,10 +1,14 @@
-"""The user's own CSV file as a classification, regression or forecasting dataset.
+"""The user's own CSV (or Parquet) file as a classification, regression or forecasting dataset.
 
-``dataset=csv dataset.path=FILE dataset.target=COLUMN dataset.task=...``.
+``dataset=csv dataset.path=FILE dataset.target=COLUMN dataset.task=...``; a path
+ending in ``.parquet`` or ``.pq`` is read as Parquet (needs pyarrow, the optional
+extra ``parquet``).
 Features default to every other column (except ``time_column``) for
 classification and regression, and to none for forecasting (the target's own
 history; listed features become extra input channels). Rows are sorted by
-``time_column`` when given. Every mistake is one line naming the key.
+``time_column`` when given. Class labels keep their order and names
+(:mod:`lossbench.data.checks`: labels 1, 2, 10 are classes 0, 1, 2 named "1", "2",
+"10"; text labels sorted). Every mistake is one line naming the key.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from lossbench.data.base import Dataset, tabular_classification
+from lossbench.data.checks import encode_classes
 from lossbench.data.regression import random_split, scaled_regression
 from lossbench.data.timeseries import chronological
 from lossbench.errors import ConfigError
@@ -24,12 +29,35 @@ from lossbench.registry import TASKS
 NAN_POLICIES = ("error", "drop")
 
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def _read_parquet(file: Path, path: str) -> pd.DataFrame:
+    """A Parquet file through pandas; its engine (pyarrow) is the optional extra ``parquet``."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            f"dataset.path={path}: reading Parquet needs pyarrow: pip install "
+            "'lossbench[parquet]' (or pyarrow), or save the table as CSV"
+        ) from None
+    try:
+        return pd.read_parquet(file)
+    except Exception as exc:  # pyarrow's own errors: a damaged or non-Parquet file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"dataset.path={path}: not a readable Parquet file ({first})") from None
+
+
 def _read(path: str) -> pd.DataFrame:
     file = Path(path).expanduser()
     if path in ("", "???"):
         raise ConfigError("dataset.path is required: dataset=csv dataset.path=FILE.csv")
     if not file.is_file():
-        raise ConfigError(f"dataset.path={path}: no such file (give the path to a CSV file)")
+        raise ConfigError(
+            f"dataset.path={path}: no such file (give the path to a CSV or Parquet file)"
+        )
+    if file.suffix.lower() in PARQUET_SUFFIXES:
+        return _read_parquet(file, path)
     try:
         return pd.read_csv(file)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -139,15 +167,10 @@ def csv(
         raise ConfigError(f"dataset.features is empty: {task} needs at least one feature column")
     x = df[feats].to_numpy(dtype=np.float64)
     if task == "classification":
-        classes, y = np.unique(df[target].astype(str).to_numpy(), return_inverse=True)
-        if len(classes) < 2:
-            raise ConfigError(
-                f"dataset.target={target} has a single class ({classes[0]}) in {path}; "
-                "classification needs at least 2"
-            )
-        data = tabular_classification("csv", x, y, val_size, test_size, seed)
-        data.info["classes"] = [str(c) for c in classes]
-        return data
+        (y,), names = encode_classes([df[target].to_numpy()], [f"dataset.target={target}"])
+        return tabular_classification(
+            "csv", x, y, val_size, test_size, seed, info={"class_names": names}
+        )
     y = df[target].to_numpy(dtype=np.float64)
     if task == "regression":
         train, val, test = random_split(x, y, val_size, test_size, seed)

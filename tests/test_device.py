@@ -198,6 +198,20 @@ def test_every_loss_computes_on_the_device_of_its_inputs(name, task, params):
     assert pred.grad is not None and pred.grad.device.type == "meta"
 
 
+def test_a_module_the_device_cannot_hold_is_a_config_error():
+    class NoFloat64(torch.nn.Module):
+        def to(self, *args, **kwargs):  # what MPS says of a float64 buffer
+            raise TypeError("Cannot convert a MPS Tensor to float64 dtype")
+
+    with pytest.raises(ConfigError) as err:
+        dev.to_device(NoFloat64(), torch.device("meta"))
+    assert str(err.value) == (
+        "trainer.device=meta: NoFloat64 cannot be moved there (Cannot convert a MPS Tensor "
+        "to float64 dtype); use trainer.device=cpu"
+    )
+    assert dev.to_device(len, torch.device("meta")) is len  # a plain function stays
+
+
 def test_posthoc_adjustment_follows_the_predictions_device():
     from lossbench.evaluation.posthoc import logit_adjuster
 
@@ -205,6 +219,33 @@ def test_posthoc_adjustment_follows_the_predictions_device():
     z = torch.zeros(2, 5, 2)
     assert adjust(z.to("meta")).device.type == "meta"
     assert torch.allclose(adjust(z)[0, 0], -torch.tensor([0.9, 0.1]).log())
+
+
+def test_build_places_model_optimizer_losses_and_data_on_the_device(monkeypatch):
+    """The whole build on a pretend device (``meta``): parameters, the optimizer's
+    parameters, every loss buffer and the training data end up there, the datasets the
+    metrics read stay on the CPU, and a forward pass runs there."""
+    from hydra import compose, initialize_config_dir
+
+    from lossbench.experiment import build_experiment
+    from lossbench.registry import config_dir
+
+    monkeypatch.setattr(dev, "resolve_device", lambda name: torch.device("meta"))
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        cfg = compose("config", ["loss=ldam", "dataset.n_samples=600", "eval.posthoc_tau=1"])
+    choices = {"dataset": "imbalanced", "model": "mlp", "loss": "ldam", "optimizer": "adam"}
+    trainer = build_experiment(cfg, [0, 1], choices).trainer
+    params = list(trainer.model.parameters())
+    assert params and all(p.device.type == "meta" for p in params)
+    optimized = [p for g in trainer.optimizer.param_groups for p in g["params"]]
+    assert all(a is b for a, b in zip(optimized, params, strict=True))
+    buffers = [b for loss in trainer.loss_fns for b in loss.buffers()]
+    assert buffers and all(b.device.type == "meta" for b in buffers)
+    assert all(s.x.device.type == "meta" for s in trainer._splits.values())
+    assert trainer.data.train.x.device.type == "cpu"
+    val = trainer.predict_split("val")
+    assert val.device.type == "meta" and val.shape == (2, len(trainer.data.val), 2)
+    assert trainer.adjust(val).device.type == "meta"
 
 
 # -- precision ---------------------------------------------------------------------------

@@ -36,7 +36,15 @@ _HYDRA_KEYS = re.compile(r"^hydra([./].*)?$")
 _NOT_GROUP_KEYS = re.compile(
     r"^(seed|seeds|split|splits|dataset\.seed|report(\..*)?|trainer\.progress)$"
 )
-_TAIL_COLUMNS = ["wall_time_s", "epochs_run", "best_epoch", "config_hash", "resumed_from"]
+_TAIL_COLUMNS = [
+    "wall_time_s",
+    "device",  # where the job trained (cpu, cuda:0, ...) and in which precision
+    "precision",
+    "epochs_run",
+    "best_epoch",
+    "config_hash",
+    "resumed_from",
+]
 
 
 @dataclass
@@ -108,7 +116,8 @@ def load(paths: Iterable[str | Path], relative_to: Path | None = None) -> Result
     records their ``dataset.seed`` override, else empty: one split), one column per
     override, status, error,
     task, every test metric under its own name, validation metrics as
-    ``val_<name>``, then wall time, epochs, the config hash and ``warnings`` (the
+    ``val_<name>``, then wall time, device and precision, epochs, the config hash and
+    ``warnings`` (the
     record's warnings joined by "; "). Metric names come
     from the files, so a new metric appears without any change here.
     """

@@ -174,5 +174,15 @@ def needs_own_scaler(precision: Any) -> bool:
 
 def to_device(obj: Any, device: torch.device) -> Any:
     """``obj.to(device)`` for a module (parameters and registered buffers); anything else
-    (a plain-function loss) as is."""
-    return obj.to(device) if isinstance(obj, torch.nn.Module) else obj
+    (a plain-function loss) as is. A module the device cannot hold (float64 buffers on
+    MPS, which has no float64) is a ConfigError naming ``trainer.device``."""
+    if not isinstance(obj, torch.nn.Module):
+        return obj
+    try:
+        return obj.to(device)
+    except (TypeError, RuntimeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"trainer.device={device}: {type(obj).__name__} cannot be moved there ({reason}); "
+            "use trainer.device=cpu"
+        ) from None

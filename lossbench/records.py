@@ -14,18 +14,15 @@ where it is a checkout, torch, python, the user's repository state ``user_repo``
 ``user_sources``: the source hash of each user module a ``_target_`` names; see
 :mod:`lossbench.provenance`), ``config_hash`` (identifies the resolved
 job config, for resuming sweeps) and, for classification, ``class_counts``
-(training samples per class). A member of a batched job (``seeds=N`` and/or
-``splits=N``) writes its record to ``seed_<s>/`` (``seeds`` only) or
-``split_<d>/seed_<s>/`` (``splits`` set), with the ``overrides`` and
-``config_hash`` of the single run ``dataset.seed=<d> seed=<s>``, and adds
+(training samples per class) and ``class_names`` (the original label of each class
+index: ``recall_class_<i>`` and ``class_counts[i]`` are those of ``class_names[i]``).
+A member of a batched job (``seeds=N`` and/or ``splits=N``) writes its record to
+``seed_<s>/`` (``seeds`` only) or ``split_<d>/seed_<s>/`` (``splits`` set), with the
+``overrides`` and ``config_hash`` of the single run ``dataset.seed=<d> seed=<s>``, and adds
 ``seeds`` / ``splits`` (the batch, where set) and ``job_wall_time_s``; a failed
 training adds ``traceback`` when the error was unexpected; a record copied by
 resume adds ``resumed_from``. Forecast jobs also write ``predictions.npz``:
 inputs, targets and predictions of the first test windows.
-
-Classification records also hold ``class_names``: the original label of each class
-index, so ``recall_class_<i>`` and ``class_counts[i]`` are those of ``class_names[i]``
-(:attr:`lossbench.data.Dataset.class_names`).
 """
 
 from __future__ import annotations

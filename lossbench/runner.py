@@ -193,8 +193,8 @@ def _train_part(
     for k, record in enumerate(records):
         record.update(task=exp.data.task, monitor=settings.monitor)
         if exp.data.task == "classification":
-            record["class_names"] = member_data(exp, k).class_names
             record["class_counts"] = member_data(exp, k).class_counts()
+            record["class_names"] = member_data(exp, k).class_names
     results = exp.trainer.fit()
     preds = predict_chosen(exp, results)
     evaluated = evaluate_members(exp, results, preds)

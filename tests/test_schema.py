@@ -23,7 +23,8 @@ from lossbench.errors import ConfigError
 from lossbench.registry import config_dir
 
 GROUPS = ("dataset", "model", "loss", "optimizer")
-CSV_FILL = {"path": "data.csv", "target": "y"}
+# Values for the required (???) keys of the options that read the user's files.
+FILE_FILL = {"path": "data.csv", "target": "y", "x": "x.npy", "y": "y.npy"}
 
 
 def composed(*overrides: str) -> dict[str, Any]:
@@ -36,8 +37,7 @@ def _composed(overrides: tuple[str, ...]) -> dict[str, Any]:
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose("config", overrides=list(overrides))
     tree = OmegaConf.to_container(cfg, resolve=False)
-    # values for the required (???) keys of the options that read the user's files
-    for key, value in {**CSV_FILL, "x": "x.npy", "y": "y.npy"}.items():
+    for key, value in FILE_FILL.items():
         if tree["dataset"].get(key) == "???":
             tree["dataset"][key] = value
     return tree

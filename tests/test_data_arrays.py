@@ -241,3 +241,14 @@ def test_csv_labels_keep_numeric_order_and_names(tmp_path):
     assert means == sorted(means) and all(
         float(a[data.train.y == c].std()) < 1e-6 for c in range(3)
     )
+
+
+def test_npy_mistakes_name_the_key(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((10, 2)))
+    np.save(tmp_path / "y.npy", np.arange(9) % 2)
+    x, y = str(tmp_path / "x.npy"), str(tmp_path / "y.npy")
+    with pytest.raises(ConfigError, match=r"dataset.x=.*x.npy has 10 rows but dataset.y=.*y.npy"):
+        npy(x=x, y=y)
+    np.savez(tmp_path / "a.npz", x=np.zeros((10, 2)))
+    with pytest.raises(ConfigError, match=r"dataset.x=.*a.npz: an .npz archive, not one .npy"):
+        npy(x=str(tmp_path / "a.npz"), y=y)

@@ -164,3 +164,11 @@ def test_npz_of_images_trains_with_the_cnn(cli, tmp_path):
     record = read_metrics(tmp_path / "c")
     assert record["status"] == "completed" and record["choices"]["model"] == "cnn"
     assert record["class_names"] == [str(c) for c in range(10)]
+
+
+def test_real_sets_name_their_classes():
+    from lossbench.data.classification import anes96, breast_cancer
+
+    assert breast_cancer().class_names == ["malignant", "benign"]
+    names = anes96().class_names
+    assert len(names) == 7 and names[0] == "Strong Democrat" and names[6] == "Strong Republican"

@@ -99,21 +99,27 @@ def from_arrays(
     n_bins: int = 20,
     many_shot: int = 100,
     few_shot: int = 20,
+    wheres: Mapping[str, str] | None = None,
 ) -> Dataset:
-    """A Dataset from named arrays (the layouts of the module docstring); ``source``
-    names where they came from in error messages (a file, or a function)."""
+    """A Dataset from named arrays (the layouts of the module docstring); error messages
+    name an array as ``wheres[key]``, by default ``"<source>: <key>"`` (a file, or a
+    function)."""
     layout = _layout(set(arrays), source)
+
+    def where(key: str) -> str:
+        return (wheres or {}).get(key, f"{source}: {key}")
+
     names = arrays.get("class_names")
     names = class_names if class_names is not None else names
     if names is not None:
-        names = [str(n) for n in as_array(names, f"{source}: class_names").reshape(-1)]
+        names = [str(n) for n in as_array(names, where("class_names")).reshape(-1)]
     parts = ("",) if layout == "whole" else tuple(f"_{s}" for s in SPLITS if f"x_{s}" in arrays)
-    xs = {p: as_array(arrays[f"x{p}"], f"{source}: x{p}") for p in parts}
-    ys = {p: as_array(arrays[f"y{p}"], f"{source}: y{p}") for p in parts}
+    xs = {p: as_array(arrays[f"x{p}"], where(f"x{p}")) for p in parts}
+    ys = {p: as_array(arrays[f"y{p}"], where(f"y{p}")) for p in parts}
     shape = None
     for p in parts:
-        check_inputs(xs[p], f"{source}: x{p}")
-        check_lengths(xs[p], ys[p], f"{source}: x{p}", f"{source}: y{p}")
+        check_inputs(xs[p], where(f"x{p}"))
+        check_lengths(xs[p], ys[p], where(f"x{p}"), where(f"y{p}"))
         if shape is not None and xs[p].shape[1:] != shape:
             raise ConfigError(
                 f"{source}: x{p} has samples of shape {list(xs[p].shape[1:])} but x{parts[0]} "
@@ -121,11 +127,11 @@ def from_arrays(
             )
         shape = xs[p].shape[1:]
     scale = resolve_scale(scale, tuple(shape or ()))
-    task = infer_task(ys[parts[0]], task, f"{source}: y{parts[0]}")
+    task = infer_task(ys[parts[0]], task, where(f"y{parts[0]}"))
     info: dict[str, Any] = {"source": source, "scale": scale}
     if task == "classification":
         encoded, class_list = encode_classes(
-            [ys[p] for p in parts], [f"{source}: y{p}" for p in parts], names
+            [ys[p] for p in parts], [where(f"y{p}") for p in parts], names
         )
         ys = dict(zip(parts, encoded, strict=True))
         info["class_names"] = class_list
@@ -136,7 +142,7 @@ def from_arrays(
         return scaled_classification(name, *splits, len(class_list), info, scale)
     if names is not None:
         raise ConfigError(f"{source}: class_names given for a regression target; remove them")
-    ys = {p: regression_targets(ys[p], f"{source}: y{p}") for p in parts}
+    ys = {p: regression_targets(ys[p], where(f"y{p}")) for p in parts}
     if layout == "whole":
         splits = random_split(xs[""], ys[""], val_size, test_size, seed)
     else:
@@ -269,11 +275,11 @@ def load_npz(path: str, key: str = "dataset.path") -> dict[str, np.ndarray]:
 def load_npy(path: str, key: str) -> np.ndarray:
     """One ``.npy`` array, memory-mapped (no pickled objects)."""
     file = _file(path, key, "dataset=npy dataset.x=X.npy dataset.y=Y.npy")
+    if zipfile.is_zipfile(file):
+        raise ConfigError(f"{key}={path}: an .npz archive, not one .npy array; use dataset=npz")
     try:
         return np.load(file, allow_pickle=False, mmap_mode="r")
-    except ValueError as exc:
-        raise ConfigError(f"{key}={path}: not a readable .npy array ({exc})") from None
-    except OSError as exc:
+    except (ValueError, OSError) as exc:
         raise ConfigError(f"{key}={path}: not a readable .npy array ({exc})") from None
 
 
@@ -326,8 +332,9 @@ def npy(
     arrays = {"x": load_npy(x, "dataset.x"), "y": load_npy(y, "dataset.y")}
     return from_arrays(
         "npy",
-        f"{x} + {y}",
+        f"dataset.x={x}",
         arrays,
+        wheres={"x": f"dataset.x={x}", "y": f"dataset.y={y}"},
         task=task,
         val_size=val_size,
         test_size=test_size,

@@ -65,12 +65,25 @@ def breast_cancer(
     from sklearn.datasets import load_breast_cancer
 
     check_fractions(val_size, test_size)
-    x, y = load_breast_cancer(return_X_y=True)
+    source = load_breast_cancer()
+    x, y = source.data, source.target
     x, y = subsample_minority(x, y, imbalance_ratio, np.random.default_rng(seed))
-    return tabular_classification("breast_cancer", x, y, val_size, test_size, seed)
+    names = [str(n) for n in source.target_names]  # malignant, benign
+    return tabular_classification(
+        "breast_cancer", x, y, val_size, test_size, seed, info={"class_names": names}
+    )
 
 
 ANES96_TARGET = "PID"
+ANES96_CLASSES = (  # PID 0..6, as statsmodels' description of the data set lists them
+    "Strong Democrat",
+    "Weak Democrat",
+    "Independent-Democrat",
+    "Independent-Independent",
+    "Independent-Republican",
+    "Weak Republican",
+    "Strong Republican",
+)
 
 
 def anes96(
@@ -92,4 +105,6 @@ def anes96(
     y = df[ANES96_TARGET].to_numpy().astype(np.int64)
     x = df.drop(columns=[ANES96_TARGET]).to_numpy(dtype=np.float64)
     x, y = subsample_minority(x, y, imbalance_ratio, np.random.default_rng(seed))
-    return tabular_classification("anes96", x, y, val_size, test_size, seed)
+    return tabular_classification(
+        "anes96", x, y, val_size, test_size, seed, info={"class_names": list(ANES96_CLASSES)}
+    )

@@ -69,6 +69,31 @@ def _padded(n: int) -> int:
     return -(-n // ALIGN) * ALIGN if n % ALIGN else n
 
 
+def padded_stack(stacked: torch.Tensor, requires_grad: bool = True) -> nn.Parameter:
+    """``[K, *shape]`` stored as a parameter ``[K, n']``: each member's values flattened and
+    zero-padded to a multiple of :data:`ALIGN` floats (see :mod:`lossbench.models.stacked`)."""
+    k = stacked.shape[0]
+    size = math.prod(stacked.shape[1:])
+    store = torch.zeros(k, _padded(size), dtype=stacked.dtype, device=stacked.device)
+    store[:, :size] = stacked.detach().reshape(k, size)
+    return nn.Parameter(store, requires_grad=requires_grad)
+
+
+def unpadded(p: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """The ``[K, *shape]`` view of a :func:`padded_stack` parameter, without the padding."""
+    size = math.prod(shape)
+    return (p if p.shape[1] == size else p[:, :size]).view(p.shape[0], *shape)
+
+
+def last_linear(module: nn.Module) -> str | None:
+    """The name of ``module``'s last leaf module (registration order) if it is an
+    ``nn.Linear``: the classifier, for decoupled training."""
+    leaves = [n for n, m in module.named_modules() if not list(m.children())]
+    if leaves and isinstance(module.get_submodule(leaves[-1]), nn.Linear):
+        return leaves[-1]
+    return None
+
+
 class _MemberRng:
     """One state of torch's global stream (CPU, and the GPU's where the data live) per
     member, swapped in around that member's forward: each member draws its own numbers."""
@@ -184,6 +209,11 @@ class PlainMembers(nn.Module):
         if self.mode == "loop":
             self.members = nn.ModuleList(modules)
             self._rng = _MemberRng(self.seeds) if self.random else None
+            self._order = [n for n, p in modules[0].named_parameters() if p.requires_grad]
+            self._head_name = last_linear(modules[0])
+            self._head_keys: list[str] = []
+            self._head_shapes: list[tuple[int, ...]] = []
+            self.head = nn.ParameterList()  # filled by classifier_head()
             if len(self.seeds) > 1:
                 message = (
                     f"note: {name} trains its {len(self.seeds)} seeds one after another, not "
@@ -197,29 +227,48 @@ class PlainMembers(nn.Module):
     # -- vmap storage -------------------------------------------------------
     def _stack(self, modules: list[nn.Module]) -> None:
         params, buffers = stack_module_state(modules)
-        k = len(modules)
         self._names = list(params)
         self._shapes = {n: tuple(p.shape[1:]) for n, p in params.items()}
-        self.flat = nn.ParameterList()
-        for n in self._names:
-            size = math.prod(self._shapes[n])
-            store = torch.zeros(k, _padded(size), dtype=params[n].dtype)
-            store[:, :size] = params[n].detach().reshape(k, size)
-            p = nn.Parameter(store, requires_grad=params[n].requires_grad)
-            self.flat.append(p)
+        self.flat = nn.ParameterList(
+            padded_stack(params[n], params[n].requires_grad) for n in self._names
+        )
         self._buffer_names = list(buffers)
         for i, n in enumerate(self._buffer_names):
             self.register_buffer(f"buffer_{i}", buffers[n].clone())
         base = copy.deepcopy(modules[0]).to("meta")
         self.__dict__["_base"] = base  # not a submodule: its (meta) tensors are not state
 
+    # -- loop storage: the classifiers of all members in one stacked parameter each
+    def _stack_head(self) -> None:
+        """Move every member's last Linear's weight (and bias) into stacked parameters
+        (``head``), so the classifier is one ``[K, C, D]`` view as in vmap mode; each
+        member's Linear reads its row of them (a forward pre-hook).
+
+        Done on the first :meth:`classifier_head` call only: until then each member keeps
+        its own parameters, so a member whose forward skips its classifier in a step
+        gets no gradient there (an optimizer skips it), exactly as in its single run;
+        a stacked parameter would get zeros for it. An optimizer built before this call
+        holds the old classifier parameters: build one over ``Head.params``."""
+        if self._head_keys or self._head_name is None:
+            return
+        lins = [m.get_submodule(self._head_name) for m in self.members]
+        self._head_keys = [n for n in ("weight", "bias") if getattr(lins[0], n) is not None]
+        self._head_shapes = [tuple(getattr(lins[0], n).shape) for n in self._head_keys]
+        for n in self._head_keys:
+            stacked = torch.stack([getattr(lin, n).detach() for lin in lins])
+            self.head.append(padded_stack(stacked, getattr(lins[0], n).requires_grad))
+        for k, lin in enumerate(lins):
+            for n in self._head_keys:
+                del lin._parameters[n]
+            lin.register_forward_pre_hook(_HeadRow(self, k))
+            _HeadRow(self, k)(lin, ())
+
+    def _head_views(self) -> list[torch.Tensor]:
+        return [unpadded(p, s) for p, s in zip(self.head, self._head_shapes, strict=True)]
+
     def _param(self, i: int) -> torch.Tensor:
         """Stacked parameter ``i`` as ``[K, *shape]`` (a view without the padding)."""
-        n = self._names[i]
-        shape = self._shapes[n]
-        size = math.prod(shape)
-        p = self.flat[i]
-        return (p if p.shape[1] == size else p[:, :size]).view(p.shape[0], *shape)
+        return unpadded(self.flat[i], self._shapes[self._names[i]])
 
     def _state(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         params = {n: self._param(i) for i, n in enumerate(self._names)}
@@ -256,7 +305,11 @@ class PlainMembers(nn.Module):
         """Member ``k``'s trainable parameters, then its buffers (views)."""
         if self.mode == "loop":
             member = self.members[k]
-            params = [p for p in member.parameters() if p.requires_grad]
+            stacked = {
+                f"{self._head_name}.{n}" if self._head_name else n: v[k]
+                for n, v in zip(self._head_keys, self._head_views(), strict=True)
+            }
+            params = [stacked[n] if n in stacked else member.get_parameter(n) for n in self._order]
             return params + list(member.buffers())
         params, buffers = self._state()
         trainable = [
@@ -274,29 +327,45 @@ class PlainMembers(nn.Module):
             t.copy_(s)
 
     def classifier_head(self) -> Head | None:
-        """The module's last leaf module (in registration order) if it is an ``nn.Linear``."""
-        template = self.members[0] if self.mode == "loop" else self._base
-        names = [n for n, m in template.named_modules() if not list(m.children())]
-        if not names or not isinstance(template.get_submodule(names[-1]), nn.Linear):
-            return None
-        prefix = f"{names[-1]}." if names[-1] else ""
-        linear = template.get_submodule(names[-1])
-        if self.mode == "loop":  # separate Linear layers: no [K, C, D] view over them
-            return None
-        iw = self._names.index(f"{prefix}weight")
-        w = self._param(iw)
-        params = [self.flat[iw]]
-        b = None
-        if linear.bias is not None:
-            ib = self._names.index(f"{prefix}bias")
-            b = self._param(ib)
-            params.append(self.flat[ib])
+        """The module's last leaf module (in registration order) if it is an ``nn.Linear``:
+        ``weight`` a view ``[K, C, D]`` and ``bias`` ``[K, C]`` of the stacked parameters."""
+        if self.mode == "loop":
+            if self._head_name is None:
+                return None
+            self._stack_head()
+            views = dict(zip(self._head_keys, self._head_views(), strict=True))
+            w, b = views["weight"], views.get("bias")
+            params = list(self.head)
+        else:
+            name = last_linear(self._base)
+            if name is None:
+                return None
+            prefix = f"{name}." if name else ""
+            iw = self._names.index(f"{prefix}weight")
+            w, b, params = self._param(iw), None, [self.flat[iw]]
+            if f"{prefix}bias" in self._names:
+                ib = self._names.index(f"{prefix}bias")
+                b = self._param(ib)
+                params.append(self.flat[ib])
         fan_in = w.shape[2]
 
         def reset_member(k: int, gen: torch.Generator) -> None:
             _linear_init(w[k], None if b is None else b[k], fan_in, gen)
 
         return Head(weight=w, bias=b, params=params, reset_member=reset_member)
+
+
+class _HeadRow:
+    """Forward pre-hook of member ``k``'s classifier: its weight and bias are row ``k`` of
+    the stacked head parameters (views, so gradients reach them)."""
+
+    def __init__(self, owner: PlainMembers, k: int) -> None:
+        self.owner, self.k = owner, k
+
+    def __call__(self, module: nn.Module, args: tuple) -> None:
+        owner = self.owner
+        for name, view in zip(owner._head_keys, owner._head_views(), strict=True):
+            setattr(module, name, view[self.k])
 
 
 def _linear_init(w: torch.Tensor, b: torch.Tensor | None, fan_in: int, gen: torch.Generator):

@@ -11,22 +11,30 @@ initialisation is used), and meets the member-model contract
   one batched kernel per layer. Buffers are stacked too, so BatchNorm's running
   statistics are updated per member inside vmap.
 * ``loop``: the K modules run one after another (an ``nn.ModuleList``), used where the
-  module cannot be vmapped (data-dependent control flow, state kept on the module, ...)
-  and for modules that draw random numbers (dropout): vmap's ``randomness="different"``
-  draws every member's mask from one shared stream, so member k would depend on K;
-  here each member draws from its own stream (``seeding.generator(seed, "dropout")``),
-  exactly as its single run does.
+  module cannot be vmapped (data-dependent control flow, state kept on the module, ...),
+  where vmap would not be exact, and for modules that draw random numbers (dropout):
+  vmap's ``randomness="different"`` draws every member's mask from one shared stream,
+  so member k would depend on K; here each member's forward runs with torch's global
+  stream set to its own state (seeded from ``derive_seed(seed, "dropout")``), exactly
+  as in its single run.
 
-Which one is used is decided once, before training, by a probe (a training-mode
-forward/backward and an eval-mode forward of a tiny batch, on copies of the state);
-when K > 1 trains in a loop, a warning line says so (:attr:`PlainMembers.warnings`).
+Which one is used (``batching="auto"``) is decided once, before training, by a probe on
+:data:`PROBE_BATCH` samples (on copies of the state): does a training forward draw random
+numbers; does a pair of members run under vmap (training forward and backward, eval
+forward); is member 0 of the pair bit for bit member 0 alone (output, gradients,
+buffers). BatchNorm modules go to the loop without probing (:data:`INEXACT_UNDER_VMAP`).
+When K > 1 members train in a loop, a warning line says why (:attr:`PlainMembers.warnings`,
+added to every member's record). Measured on the CPU the loop costs about what vmap
+costs for small models (README "Your own model"), so exactness wins ties.
 
 Exactness: member ``k`` of a K-member model equals the 1-member model of seed ``k``
-bit for bit where the batched kernels compute each member alone (tested: Linear,
-LayerNorm, GELU MLPs; see README "Your own model" for the measured cases); each
-member's slice of a stacked parameter is padded to a multiple of
+bit for bit in both modes as ``auto`` chooses them (tested: a Linear-LayerNorm-GELU
+MLP under vmap, BatchNorm, dropout and branching modules in the loop). Each member's
+slice of a stacked parameter is padded to a multiple of
 :data:`~lossbench.models.stacked.ALIGN` floats so that fused optimizers treat every
-member alike (see :mod:`lossbench.models.stacked`).
+member alike (see :mod:`lossbench.models.stacked`). ``batching="vmap"`` forces vmap:
+float32 rounding differences per step (BatchNorm: up to 1e-6) and, with dropout, masks
+that differ from the single run's.
 """
 
 from __future__ import annotations

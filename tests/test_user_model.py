@@ -276,3 +276,15 @@ def test_loop_mode_head_is_stacked_on_request_and_trains_exactly():
         single.classifier_head()
         _train(single, x[k : k + 1]).eval()
         assert torch.equal(single(x[k : k + 1])[0], big(x)[k])
+
+
+def test_forced_vmap_of_dropout_gives_each_member_its_own_masks():
+    """``_batching_=vmap`` on a dropout module: vmap(randomness="different"), so members
+    with equal weights still drop different units (not their single runs' masks)."""
+    model = PlainMembers(_drop, [0, 0], [6], batching="vmap")
+    assert model.mode == "vmap" and model.random
+    x = torch.ones(2, 64, 6)
+    out = model.train()(x)
+    assert not torch.equal(out[0], out[1])
+    model.eval()
+    assert torch.equal(model(x)[0], model(x)[1])  # same seed, no dropout at eval

@@ -194,21 +194,16 @@ class PlainMembers(nn.Module):
         elif batching == "vmap":
             reason = _vmap_error([modules[0], modules[0]], probe_x, self._randomness)
             if reason is not None:
-                raise ConfigError(
-                    f"model._batching_=vmap: {name} cannot be batched with torch.func.vmap "
-                    f"({reason}); use auto or loop"
-                )
+                raise ConfigError(f"model._batching_=vmap: {name}: {reason}; use auto or loop")
         elif self.random:
             reason = (
-                "it draws random numbers (e.g. dropout), which vmap cannot keep per seed; "
-                "model._batching_=vmap batches it anyway (each member its own masks, "
-                "but not those of its single run)"
+                "it draws random numbers (dropout): vmapped, a seed would not draw its single "
+                "run's (model._batching_=vmap to batch anyway)"
             )
         elif any(isinstance(m, INEXACT_UNDER_VMAP) for m in modules[0].modules()):
             reason = (
-                "BatchNorm's batched kernel rounds differently from a single seed's "
-                "(measured: up to 1e-6 per step); model._batching_=vmap batches it anyway "
-                "(not bitwise)"
+                "vmapped BatchNorm is not bitwise a single seed's (model._batching_=vmap to "
+                "batch anyway)"
             )
         else:  # auto: vmap where it runs and keeps every member as exact as its single run
             probe_mate = seeded_module(factory, self.seeds[0] + 1)
@@ -224,8 +219,8 @@ class PlainMembers(nn.Module):
             self.head = nn.ParameterList()  # filled by classifier_head()
             if len(self.seeds) > 1:
                 message = (
-                    f"note: {name} trains its {len(self.seeds)} seeds one after another, not "
-                    f"batched with torch.func.vmap: {reason}"
+                    f"note: {name}: the {len(self.seeds)} seeds train one after another, "
+                    f"not vmapped: {reason}"
                 )
                 self.warnings.append(message)
                 log.warning(message)
@@ -422,7 +417,9 @@ def _vmap_error(modules: list[nn.Module], x: torch.Tensor, randomness: str = "er
             _vmap_run(modules, x, randomness)
     except Exception as exc:  # any failure means: this module cannot be vmapped
         text = str(exc).strip().splitlines()
-        return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+        first = text[0] if text else ""
+        first = first if len(first) <= 90 else first[:87] + "..."
+        return f"vmap fails ({type(exc).__name__}: {first})"
     return None
 
 
@@ -450,6 +447,6 @@ def _vmap_probe(modules: list[nn.Module], x: torch.Tensor) -> str | None:
     if worst is None:
         return None
     return (
-        f"its batched kernels round differently from a single seed's (up to {worst:.1e} "
-        "on a probe batch); model._batching_=vmap batches it anyway (faster, not bitwise)"
+        f"vmapped, it is not bitwise a single seed's (up to {worst:.1e} on a probe batch; "
+        "model._batching_=vmap to batch anyway)"
     )

@@ -269,6 +269,7 @@ def build_model(node: DictConfig | dict, seeds: list[int], **context: Any) -> An
             batching=batching,
             name=target_path,
             out_features=context.get("out_features"),
+            announce=not str(target_path).startswith("lossbench."),
         )
     except ConfigError:
         raise

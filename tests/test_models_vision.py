@@ -81,6 +81,7 @@ def test_image_model_learns_and_members_equal_single_runs(name):
     epochs = 3 if name == "cnn" else 2
     model = _model(name, [0, 1], data)
     assert model.mode == "loop"  # BatchNorm: exact per seed (see lossbench.models.functional)
+    assert model.warnings == []  # lossbench's own models: documented, not announced per run
     results = _fit(model, data, epochs)
     preds = model(data.test.x.expand(2, *data.test.x.shape)).argmax(-1)
     acc = (preds == data.test.y).float().mean(-1)

@@ -163,6 +163,8 @@ class PlainMembers(nn.Module):
             numbers, else loop), ``vmap`` or ``loop`` (forced).
         name: the module's name, for messages.
         out_features: values per sample the module must return (checked by the probe).
+        announce: say (warning line, :attr:`warnings`) when K > 1 members train in a loop;
+            off for lossbench's own models, whose mode is documented (README).
     """
 
     def __init__(
@@ -174,6 +176,7 @@ class PlainMembers(nn.Module):
         batching: str = "auto",
         name: str = "model",
         out_features: int | None = None,
+        announce: bool = True,
     ) -> None:
         super().__init__()
         if not seeds:
@@ -217,7 +220,7 @@ class PlainMembers(nn.Module):
             self._head_keys: list[str] = []
             self._head_shapes: list[tuple[int, ...]] = []
             self.head = nn.ParameterList()  # filled by classifier_head()
-            if len(self.seeds) > 1:
+            if len(self.seeds) > 1 and announce:
                 message = (
                     f"note: {name}: the {len(self.seeds)} seeds train one after another, "
                     f"not vmapped: {reason}"

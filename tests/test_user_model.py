@@ -258,6 +258,8 @@ def test_wrong_output_shape_and_failed_forced_vmap_are_one_line(cli, tmp_path):
     )
     assert proc.returncode == 2 and "model._batching_=vmap" in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    proc = cli("run", "+model._batching_=loop", *FAST, check=False)  # model=mlp: stacked
+    assert proc.returncode == 2 and "stacks its seeds itself" in proc.stderr
 
 
 def test_loop_mode_head_is_stacked_on_request_and_trains_exactly():

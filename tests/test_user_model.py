@@ -290,3 +290,21 @@ def test_forced_vmap_of_dropout_gives_each_member_its_own_masks():
     assert not torch.equal(out[0], out[1])
     model.eval()
     assert torch.equal(model(x)[0], model(x)[1])  # same seed, no dropout at eval
+
+
+def test_the_examples_model_runs_by_target_and_by_yaml(tmp_path):
+    from tests.conftest import REPO, run_cli
+
+    quick = ["trainer.epochs=1", "trainer.progress=false", "dataset.n_samples=300"]
+    run_cli(
+        ["run", "model=custom", "model._target_=examples.my_model.Net", "+model.width=8",
+         "seeds=2", *quick, f"hydra.run.dir={tmp_path / 'a'}"],
+        REPO,
+    )  # fmt: skip
+    run_cli(
+        ["run", "--config-dir", "examples/configs", "model=ln_mlp", *quick,
+         f"hydra.run.dir={tmp_path / 'b'}"],
+        REPO,
+    )  # fmt: skip
+    a, b = read_metrics(tmp_path / "a" / "seed_0"), read_metrics(tmp_path / "b")
+    assert a["status"] == b["status"] == "completed" and b["choices"]["model"] == "ln_mlp"

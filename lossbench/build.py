@@ -239,9 +239,14 @@ def build_model(node: DictConfig | dict, seeds: list[int], **context: Any) -> An
     target_path = params.get("_target_")
     target = import_target("model", target_path)
     _check_model_params(target, target_path, params)
-    if accepts_seeds(target):
-        return build("model", node, seeds=seeds, **context)
     batching = node.get("_batching_") or "auto"
+    if accepts_seeds(target):
+        if batching != "auto":
+            raise ConfigError(
+                f"model._batching_={batching} applies to plain nn.Modules; {target_path} "
+                "stacks its seeds itself (remove model._batching_)"
+            )
+        return build("model", node, seeds=seeds, **context)
     if batching not in BATCHING:
         raise ConfigError(
             f"model._batching_={batching} is not one of {', '.join(BATCHING)} "
@@ -271,6 +276,7 @@ def build_model(node: DictConfig | dict, seeds: list[int], **context: Any) -> An
             batching=batching,
             name=target_path,
             out_features=context.get("out_features"),
+            announce=not str(target_path).startswith("lossbench."),
         )
     except ConfigError:
         raise

@@ -81,6 +81,7 @@ def test_image_model_learns_and_members_equal_single_runs(name):
     epochs = 3 if name == "cnn" else 2
     model = _model(name, [0, 1], data)
     assert model.mode == "loop"  # BatchNorm: exact per seed (see lossbench.models.functional)
+    assert model.warnings == []  # lossbench's own models: documented, not announced per run
     results = _fit(model, data, epochs)
     preds = model(data.test.x.expand(2, *data.test.x.shape)).argmax(-1)
     acc = (preds == data.test.y).float().mean(-1)
@@ -92,11 +93,17 @@ def test_image_model_learns_and_members_equal_single_runs(name):
         assert torch.equal(a, b)
 
 
-def test_cnn_head_and_config_declares_classification():
+def test_image_models_declare_classification_and_expose_their_classifier():
     for name in ("cnn", "resnet32"):
         assert list(composed("model", name)["_tasks_"]) == ["classification"]
-    model = _model("cnn", [0], _dataset())
-    assert model.classifier_head() is None  # loop mode: separate layers, no [K, C, D] view
-    forced = _model("cnn", [0, 1], _dataset(), _batching_="vmap")
-    head = forced.classifier_head()
-    assert head.weight.shape == (2, 3, 64) and head.bias.shape == (2, 3)
+    data = _dataset()
+    for batching in ("auto", "vmap"):  # auto: loop (BatchNorm)
+        model = _model("resnet32", [0, 1], data, _batching_=batching)
+        head = model.classifier_head()
+        assert head.weight.shape == (2, 3, 64) and head.bias.shape == (2, 3)
+        x = data.test.x[:5].expand(2, 5, 1, 8, 8)
+        with torch.no_grad():
+            head.weight.zero_()
+            head.bias.copy_(torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
+        model.eval()
+        assert torch.equal(model(x), head.bias.unsqueeze(1).expand(2, 5, 3))

@@ -199,8 +199,9 @@ def test_auto_says_why_batchnorm_is_not_vmapped():
     assert "BatchNorm" in note and "_batching_=vmap" in note
 
 
-def test_state_round_trip_and_head_views():
-    model = PlainMembers(_ln, [0, 1], [6])
+@pytest.mark.parametrize("batching", ["vmap", "loop"])
+def test_state_round_trip_and_head_views(batching):
+    model = PlainMembers(_ln, [0, 1], [6], batching=batching)
     x = torch.randn(2, 5, 6)
     before = model(x)
     saved = model.member_state(1)
@@ -257,3 +258,53 @@ def test_wrong_output_shape_and_failed_forced_vmap_are_one_line(cli, tmp_path):
     )
     assert proc.returncode == 2 and "model._batching_=vmap" in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    proc = cli("run", "+model._batching_=loop", *FAST, check=False)  # model=mlp: stacked
+    assert proc.returncode == 2 and "stacks its seeds itself" in proc.stderr
+
+
+def test_loop_mode_head_is_stacked_on_request_and_trains_exactly():
+    """The classifier of loop-mode members becomes one stacked [K, C, D] parameter when a
+    Head is asked for; member state keeps its order, and training after it still gives
+    each member its single run."""
+    x = torch.randn(3, 32, 6, generator=torch.Generator().manual_seed(0))
+    big = PlainMembers(_bn, [0, 1, 2], [6])
+    before = big.member_state(1)
+    head = big.classifier_head()
+    assert big.mode == "loop" and head.weight.shape == (3, 3, 8)
+    assert all(torch.equal(a, b) for a, b in zip(before, big.member_state(1), strict=True))
+    _train(big, x).eval()
+    for k in range(3):
+        single = PlainMembers(_bn, [k], [6])
+        single.classifier_head()
+        _train(single, x[k : k + 1]).eval()
+        assert torch.equal(single(x[k : k + 1])[0], big(x)[k])
+
+
+def test_forced_vmap_of_dropout_gives_each_member_its_own_masks():
+    """``_batching_=vmap`` on a dropout module: vmap(randomness="different"), so members
+    with equal weights still drop different units (not their single runs' masks)."""
+    model = PlainMembers(_drop, [0, 0], [6], batching="vmap")
+    assert model.mode == "vmap" and model.random
+    x = torch.ones(2, 64, 6)
+    out = model.train()(x)
+    assert not torch.equal(out[0], out[1])
+    model.eval()
+    assert torch.equal(model(x)[0], model(x)[1])  # same seed, no dropout at eval
+
+
+def test_the_examples_model_runs_by_target_and_by_yaml(tmp_path):
+    from tests.conftest import REPO, run_cli
+
+    quick = ["trainer.epochs=1", "trainer.progress=false", "dataset.n_samples=300"]
+    run_cli(
+        ["run", "model=custom", "model._target_=examples.my_model.Net", "+model.width=8",
+         "seeds=2", *quick, f"hydra.run.dir={tmp_path / 'a'}"],
+        REPO,
+    )  # fmt: skip
+    run_cli(
+        ["run", "--config-dir", "examples/configs", "model=ln_mlp", *quick,
+         f"hydra.run.dir={tmp_path / 'b'}"],
+        REPO,
+    )  # fmt: skip
+    a, b = read_metrics(tmp_path / "a" / "seed_0"), read_metrics(tmp_path / "b")
+    assert a["status"] == b["status"] == "completed" and b["choices"]["model"] == "ln_mlp"

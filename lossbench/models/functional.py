@@ -11,22 +11,30 @@ initialisation is used), and meets the member-model contract
   one batched kernel per layer. Buffers are stacked too, so BatchNorm's running
   statistics are updated per member inside vmap.
 * ``loop``: the K modules run one after another (an ``nn.ModuleList``), used where the
-  module cannot be vmapped (data-dependent control flow, state kept on the module, ...)
-  and for modules that draw random numbers (dropout): vmap's ``randomness="different"``
-  draws every member's mask from one shared stream, so member k would depend on K;
-  here each member draws from its own stream (``seeding.generator(seed, "dropout")``),
-  exactly as its single run does.
+  module cannot be vmapped (data-dependent control flow, state kept on the module, ...),
+  where vmap would not be exact, and for modules that draw random numbers (dropout):
+  vmap's ``randomness="different"`` draws every member's mask from one shared stream,
+  so member k would depend on K; here each member's forward runs with torch's global
+  stream set to its own state (seeded from ``derive_seed(seed, "dropout")``), exactly
+  as in its single run.
 
-Which one is used is decided once, before training, by a probe (a training-mode
-forward/backward and an eval-mode forward of a tiny batch, on copies of the state);
-when K > 1 trains in a loop, a warning line says so (:attr:`PlainMembers.warnings`).
+Which one is used (``batching="auto"``) is decided once, before training, by a probe on
+:data:`PROBE_BATCH` samples (on copies of the state): does a training forward draw random
+numbers; does a pair of members run under vmap (training forward and backward, eval
+forward); is member 0 of the pair bit for bit member 0 alone (output, gradients,
+buffers). BatchNorm modules go to the loop without probing (:data:`INEXACT_UNDER_VMAP`).
+When K > 1 members train in a loop, a warning line says why (:attr:`PlainMembers.warnings`,
+added to every member's record). Measured on the CPU the loop costs about what vmap
+costs for small models (README "Your own model"), so exactness wins ties.
 
 Exactness: member ``k`` of a K-member model equals the 1-member model of seed ``k``
-bit for bit where the batched kernels compute each member alone (tested: Linear,
-LayerNorm, GELU MLPs; see README "Your own model" for the measured cases); each
-member's slice of a stacked parameter is padded to a multiple of
+bit for bit in both modes as ``auto`` chooses them (tested: a Linear-LayerNorm-GELU
+MLP under vmap, BatchNorm, dropout and branching modules in the loop). Each member's
+slice of a stacked parameter is padded to a multiple of
 :data:`~lossbench.models.stacked.ALIGN` floats so that fused optimizers treat every
-member alike (see :mod:`lossbench.models.stacked`).
+member alike (see :mod:`lossbench.models.stacked`). ``batching="vmap"`` forces vmap:
+float32 rounding differences per step (BatchNorm: up to 1e-6) and, with dropout, masks
+that differ from the single run's.
 """
 
 from __future__ import annotations
@@ -67,6 +75,31 @@ def seeded_module(factory: Callable[[], nn.Module], seed: int) -> nn.Module:
 
 def _padded(n: int) -> int:
     return -(-n // ALIGN) * ALIGN if n % ALIGN else n
+
+
+def padded_stack(stacked: torch.Tensor, requires_grad: bool = True) -> nn.Parameter:
+    """``[K, *shape]`` stored as a parameter ``[K, n']``: each member's values flattened and
+    zero-padded to a multiple of :data:`ALIGN` floats (see :mod:`lossbench.models.stacked`)."""
+    k = stacked.shape[0]
+    size = math.prod(stacked.shape[1:])
+    store = torch.zeros(k, _padded(size), dtype=stacked.dtype, device=stacked.device)
+    store[:, :size] = stacked.detach().reshape(k, size)
+    return nn.Parameter(store, requires_grad=requires_grad)
+
+
+def unpadded(p: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """The ``[K, *shape]`` view of a :func:`padded_stack` parameter, without the padding."""
+    size = math.prod(shape)
+    return (p if p.shape[1] == size else p[:, :size]).view(p.shape[0], *shape)
+
+
+def last_linear(module: nn.Module) -> str | None:
+    """The name of ``module``'s last leaf module (registration order) if it is an
+    ``nn.Linear``: the classifier, for decoupled training."""
+    leaves = [n for n, m in module.named_modules() if not list(m.children())]
+    if leaves and isinstance(module.get_submodule(leaves[-1]), nn.Linear):
+        return leaves[-1]
+    return None
 
 
 class _MemberRng:
@@ -130,6 +163,8 @@ class PlainMembers(nn.Module):
             numbers, else loop), ``vmap`` or ``loop`` (forced).
         name: the module's name, for messages.
         out_features: values per sample the module must return (checked by the probe).
+        announce: say (warning line, :attr:`warnings`) when K > 1 members train in a loop;
+            off for lossbench's own models, whose mode is documented (README).
     """
 
     def __init__(
@@ -141,6 +176,7 @@ class PlainMembers(nn.Module):
         batching: str = "auto",
         name: str = "model",
         out_features: int | None = None,
+        announce: bool = True,
     ) -> None:
         super().__init__()
         if not seeds:
@@ -161,21 +197,16 @@ class PlainMembers(nn.Module):
         elif batching == "vmap":
             reason = _vmap_error([modules[0], modules[0]], probe_x, self._randomness)
             if reason is not None:
-                raise ConfigError(
-                    f"model._batching_=vmap: {name} cannot be batched with torch.func.vmap "
-                    f"({reason}); use auto or loop"
-                )
+                raise ConfigError(f"model._batching_=vmap: {name}: {reason}; use auto or loop")
         elif self.random:
             reason = (
-                "it draws random numbers (e.g. dropout), which vmap cannot keep per seed; "
-                "model._batching_=vmap batches it anyway (each member its own masks, "
-                "but not those of its single run)"
+                "it draws random numbers (dropout): vmapped, a seed would not draw its single "
+                "run's (model._batching_=vmap to batch anyway)"
             )
         elif any(isinstance(m, INEXACT_UNDER_VMAP) for m in modules[0].modules()):
             reason = (
-                "BatchNorm's batched kernel rounds differently from a single seed's "
-                "(measured: up to 1e-6 per step); model._batching_=vmap batches it anyway "
-                "(not bitwise)"
+                "vmapped BatchNorm is not bitwise a single seed's (model._batching_=vmap to "
+                "batch anyway)"
             )
         else:  # auto: vmap where it runs and keeps every member as exact as its single run
             probe_mate = seeded_module(factory, self.seeds[0] + 1)
@@ -184,10 +215,15 @@ class PlainMembers(nn.Module):
         if self.mode == "loop":
             self.members = nn.ModuleList(modules)
             self._rng = _MemberRng(self.seeds) if self.random else None
-            if len(self.seeds) > 1:
+            self._order = [n for n, p in modules[0].named_parameters() if p.requires_grad]
+            self._head_name = last_linear(modules[0])
+            self._head_keys: list[str] = []
+            self._head_shapes: list[tuple[int, ...]] = []
+            self.head = nn.ParameterList()  # filled by classifier_head()
+            if len(self.seeds) > 1 and announce:
                 message = (
-                    f"note: {name} trains its {len(self.seeds)} seeds one after another, not "
-                    f"batched with torch.func.vmap: {reason}"
+                    f"note: {name}: the {len(self.seeds)} seeds train one after another, "
+                    f"not vmapped: {reason}"
                 )
                 self.warnings.append(message)
                 log.warning(message)
@@ -197,29 +233,48 @@ class PlainMembers(nn.Module):
     # -- vmap storage -------------------------------------------------------
     def _stack(self, modules: list[nn.Module]) -> None:
         params, buffers = stack_module_state(modules)
-        k = len(modules)
         self._names = list(params)
         self._shapes = {n: tuple(p.shape[1:]) for n, p in params.items()}
-        self.flat = nn.ParameterList()
-        for n in self._names:
-            size = math.prod(self._shapes[n])
-            store = torch.zeros(k, _padded(size), dtype=params[n].dtype)
-            store[:, :size] = params[n].detach().reshape(k, size)
-            p = nn.Parameter(store, requires_grad=params[n].requires_grad)
-            self.flat.append(p)
+        self.flat = nn.ParameterList(
+            padded_stack(params[n], params[n].requires_grad) for n in self._names
+        )
         self._buffer_names = list(buffers)
         for i, n in enumerate(self._buffer_names):
             self.register_buffer(f"buffer_{i}", buffers[n].clone())
         base = copy.deepcopy(modules[0]).to("meta")
         self.__dict__["_base"] = base  # not a submodule: its (meta) tensors are not state
 
+    # -- loop storage: the classifiers of all members in one stacked parameter each
+    def _stack_head(self) -> None:
+        """Move every member's last Linear's weight (and bias) into stacked parameters
+        (``head``), so the classifier is one ``[K, C, D]`` view as in vmap mode; each
+        member's Linear reads its row of them (a forward pre-hook).
+
+        Done on the first :meth:`classifier_head` call only: until then each member keeps
+        its own parameters, so a member whose forward skips its classifier in a step
+        gets no gradient there (an optimizer skips it), exactly as in its single run;
+        a stacked parameter would get zeros for it. An optimizer built before this call
+        holds the old classifier parameters: build one over ``Head.params``."""
+        if self._head_keys or self._head_name is None:
+            return
+        lins = [m.get_submodule(self._head_name) for m in self.members]
+        self._head_keys = [n for n in ("weight", "bias") if getattr(lins[0], n) is not None]
+        self._head_shapes = [tuple(getattr(lins[0], n).shape) for n in self._head_keys]
+        for n in self._head_keys:
+            stacked = torch.stack([getattr(lin, n).detach() for lin in lins])
+            self.head.append(padded_stack(stacked, getattr(lins[0], n).requires_grad))
+        for k, lin in enumerate(lins):
+            for n in self._head_keys:
+                del lin._parameters[n]
+            lin.register_forward_pre_hook(_HeadRow(self, k))
+            _HeadRow(self, k)(lin, ())
+
+    def _head_views(self) -> list[torch.Tensor]:
+        return [unpadded(p, s) for p, s in zip(self.head, self._head_shapes, strict=True)]
+
     def _param(self, i: int) -> torch.Tensor:
         """Stacked parameter ``i`` as ``[K, *shape]`` (a view without the padding)."""
-        n = self._names[i]
-        shape = self._shapes[n]
-        size = math.prod(shape)
-        p = self.flat[i]
-        return (p if p.shape[1] == size else p[:, :size]).view(p.shape[0], *shape)
+        return unpadded(self.flat[i], self._shapes[self._names[i]])
 
     def _state(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         params = {n: self._param(i) for i, n in enumerate(self._names)}
@@ -256,7 +311,11 @@ class PlainMembers(nn.Module):
         """Member ``k``'s trainable parameters, then its buffers (views)."""
         if self.mode == "loop":
             member = self.members[k]
-            params = [p for p in member.parameters() if p.requires_grad]
+            stacked = {
+                f"{self._head_name}.{n}" if self._head_name else n: v[k]
+                for n, v in zip(self._head_keys, self._head_views(), strict=True)
+            }
+            params = [stacked[n] if n in stacked else member.get_parameter(n) for n in self._order]
             return params + list(member.buffers())
         params, buffers = self._state()
         trainable = [
@@ -274,29 +333,45 @@ class PlainMembers(nn.Module):
             t.copy_(s)
 
     def classifier_head(self) -> Head | None:
-        """The module's last leaf module (in registration order) if it is an ``nn.Linear``."""
-        template = self.members[0] if self.mode == "loop" else self._base
-        names = [n for n, m in template.named_modules() if not list(m.children())]
-        if not names or not isinstance(template.get_submodule(names[-1]), nn.Linear):
-            return None
-        prefix = f"{names[-1]}." if names[-1] else ""
-        linear = template.get_submodule(names[-1])
-        if self.mode == "loop":  # separate Linear layers: no [K, C, D] view over them
-            return None
-        iw = self._names.index(f"{prefix}weight")
-        w = self._param(iw)
-        params = [self.flat[iw]]
-        b = None
-        if linear.bias is not None:
-            ib = self._names.index(f"{prefix}bias")
-            b = self._param(ib)
-            params.append(self.flat[ib])
+        """The module's last leaf module (in registration order) if it is an ``nn.Linear``:
+        ``weight`` a view ``[K, C, D]`` and ``bias`` ``[K, C]`` of the stacked parameters."""
+        if self.mode == "loop":
+            if self._head_name is None:
+                return None
+            self._stack_head()
+            views = dict(zip(self._head_keys, self._head_views(), strict=True))
+            w, b = views["weight"], views.get("bias")
+            params = list(self.head)
+        else:
+            name = last_linear(self._base)
+            if name is None:
+                return None
+            prefix = f"{name}." if name else ""
+            iw = self._names.index(f"{prefix}weight")
+            w, b, params = self._param(iw), None, [self.flat[iw]]
+            if f"{prefix}bias" in self._names:
+                ib = self._names.index(f"{prefix}bias")
+                b = self._param(ib)
+                params.append(self.flat[ib])
         fan_in = w.shape[2]
 
         def reset_member(k: int, gen: torch.Generator) -> None:
             _linear_init(w[k], None if b is None else b[k], fan_in, gen)
 
         return Head(weight=w, bias=b, params=params, reset_member=reset_member)
+
+
+class _HeadRow:
+    """Forward pre-hook of member ``k``'s classifier: its weight and bias are row ``k`` of
+    the stacked head parameters (views, so gradients reach them)."""
+
+    def __init__(self, owner: PlainMembers, k: int) -> None:
+        self.owner, self.k = owner, k
+
+    def __call__(self, module: nn.Module, args: tuple) -> None:
+        owner = self.owner
+        for name, view in zip(owner._head_keys, owner._head_views(), strict=True):
+            setattr(module, name, view[self.k])
 
 
 def _linear_init(w: torch.Tensor, b: torch.Tensor | None, fan_in: int, gen: torch.Generator):
@@ -345,7 +420,9 @@ def _vmap_error(modules: list[nn.Module], x: torch.Tensor, randomness: str = "er
             _vmap_run(modules, x, randomness)
     except Exception as exc:  # any failure means: this module cannot be vmapped
         text = str(exc).strip().splitlines()
-        return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+        first = text[0] if text else ""
+        first = first if len(first) <= 90 else first[:87] + "..."
+        return f"vmap fails ({type(exc).__name__}: {first})"
     return None
 
 
@@ -373,6 +450,6 @@ def _vmap_probe(modules: list[nn.Module], x: torch.Tensor) -> str | None:
     if worst is None:
         return None
     return (
-        f"its batched kernels round differently from a single seed's (up to {worst:.1e} "
-        "on a probe batch); model._batching_=vmap batches it anyway (faster, not bitwise)"
+        f"vmapped, it is not bitwise a single seed's (up to {worst:.1e} on a probe batch; "
+        "model._batching_=vmap to batch anyway)"
     )

@@ -292,7 +292,10 @@ ROOT: dict[str, Rule] = {
     "trainer.progress": (Bool(),),
     "trainer.fail_on_nan": (Bool(),),
     "trainer.num_threads": (Int(1),),
+    "trainer.crt_epochs": (Int(0),),
+    "trainer.crt_sampler": (Str(),),  # a sampler option; checked when the job is built
     "eval.posthoc_tau": (Real(0.0),),
+    "eval.tau_norm": (Real(0.0),),
     "report.metric": (Str(),),
     "report.baseline": (Str(),),
     "report.alpha": (Real(0.0, 1.0, closed="neither"),),

@@ -167,8 +167,12 @@ def _computed(record: dict) -> dict:
         ["sampler=class_balanced"],
         ["sampler=progressive", "trainer.batch_size=full"],
         ["sampler=undersample", "trainer.batch_size=32"],
+        pytest.param(
+            ["sampler=smote", "trainer.batch_size=full"],
+            marks=pytest.mark.skipif(not HAS_IMBLEARN, reason="needs imbalanced-learn"),
+        ),
     ],
-    ids=["class_balanced", "progressive-fullbatch", "undersample"],
+    ids=["class_balanced", "progressive-fullbatch", "undersample", "smote-fullbatch"],
 )
 def test_batched_members_equal_single_runs(tmp_path, monkeypatch, extra):
     monkeypatch.chdir(tmp_path)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,9 @@ class MemberResult:
     history: list[dict[str, float]] = field(default_factory=list)
     state: list[torch.Tensor] | None = None
     eligible_from: int = 1  # first epoch that may be chosen as best (a loss schedule's switch)
+    # decoupled classifier re-training (lossbench.training.decouple), when it ran:
+    # {"best_epoch", "best_value", "epochs_run"} of the cRT phase
+    crt: dict[str, Any] | None = None
 
 
 def schedule_start(loss_fn: object, epochs: int) -> int:
@@ -136,6 +140,11 @@ class Trainer:
         self.settings = settings
         self.adjust = adjust
         self.eligible_from = [schedule_start(f, settings.epochs) for f in self.loss_fns]
+        # what predictions are scored under (monitor, final evaluation): e.g. τ-normalised
+        # classifier weights (lossbench.training.decouple); a context manager factory
+        self.scoring: Callable[[], AbstractContextManager] = nullcontext
+        self.train_mode = True  # False: train with the model in eval mode (frozen features)
+        self.order_stream = "order"  # each member's stream of epoch orders
         self._optimized = [p for group in optimizer.param_groups for p in group["params"]]
 
     # -- forward helpers -------------------------------------------------
@@ -219,6 +228,16 @@ class Trainer:
         self.model.eval()
         return self._shape(self.model(self._own[name].x))
 
+    @torch.no_grad()
+    def scored(self, name: str, raw: torch.Tensor | None = None) -> torch.Tensor:
+        """What the evaluation scores on split ``name``: the predictions made under
+        :attr:`scoring` (``raw``, the plain predictions, when that changes nothing),
+        then ``adjust`` (post-hoc logit adjustment)."""
+        if self.scoring is not nullcontext or raw is None:
+            with self.scoring():
+                raw = self.predict_split(name)
+        return raw if self.adjust is None else self.adjust(raw)
+
     def targets(self, name: str) -> tuple[torch.Tensor, bool]:
         """Targets of the ``name`` split and whether one tensor serves all members."""
         if self._own is None:
@@ -236,7 +255,7 @@ class Trainer:
     def fit(self) -> list[MemberResult]:
         """Train all members; return each member's history, status and chosen state."""
         s = self.settings
-        gens = [generator(seed, "order") for seed in self.model.seeds]
+        gens = [generator(seed, self.order_stream) for seed in self.model.seeds]
         results = [
             MemberResult(seed=seed, eligible_from=start)
             for seed, start in zip(self.model.seeds, self.eligible_from, strict=True)
@@ -277,7 +296,7 @@ class Trainer:
             )
             n = order.shape[1]
         batch = n if full else min(size, n)
-        self.model.train()
+        self.model.train(self.train_mode)
         step_values = []
         rows = torch.arange(self.k).unsqueeze(1)
         for start in range(0, n, batch):
@@ -319,8 +338,7 @@ class Trainer:
         val_y, shared = self.targets("val")
         with torch.no_grad():
             val_losses = self._losses(val_pred, val_y, active, shared=shared)
-        adjusted = self.adjust is not None and s.monitor != "loss"
-        scored = self.adjust(val_pred) if adjusted else val_pred
+        scored = val_pred if s.monitor == "loss" else self.scored("val", val_pred)
         for k, val_loss in zip(list(active), val_losses, strict=True):
             res = results[k]
             y_k = val_y if shared else val_y[k]

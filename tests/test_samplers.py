@@ -211,3 +211,25 @@ def test_samplers_listed_and_regression_refused(cli):
     assert len(lines) == 1 and "sampler=class_balanced" in lines[0], bad.stderr
     typo = cli("run", "sampler=class_balanced", "sampler.powr=1", *FAST, check=False)
     assert typo.returncode == 2 and "did you mean sampler.power" in typo.stderr
+
+
+def test_smote_without_the_extra_stops_the_run_with_one_line(cli, monkeypatch):
+    real_import = builtins.__import__
+
+    def no_imblearn(name, *args, **kwargs):
+        if name == "imblearn" or name.startswith("imblearn."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_imblearn)
+    bad = cli("run", "sampler=smote", *FAST, check=False)
+    lines = [line for line in bad.stderr.splitlines() if line.strip()]
+    assert bad.returncode == 2 and len(lines) == 1, bad.stderr
+    assert "pip install 'lossbench[imbalanced]'" in lines[0]
+
+
+@pytest.mark.skipif(not HAS_IMBLEARN, reason="needs the extra: pip install 'lossbench[imbalanced]'")
+def test_smote_on_a_tiny_tail_class_is_one_line_before_training(cli):
+    bad = cli("run", "dataset=digits_lt", "sampler=smote", *FAST[:2], check=False)
+    lines = [line for line in bad.stderr.splitlines() if line.strip()]
+    assert bad.returncode == 2 and len(lines) == 1 and "sampler.k_neighbors=5" in lines[0]

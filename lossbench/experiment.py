@@ -7,6 +7,7 @@ predicts each split once for all members, so it costs the same per member at any
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,7 +170,7 @@ def predict_chosen(exp: Experiment, results: list[MemberResult]) -> dict[str, to
     for k, result in enumerate(results):
         if result.status == "completed" and result.state is not None:
             trainer.load_member_state(k, result.state)
-    with trainer.scoring():
+    with getattr(trainer, "scoring", contextlib.nullcontext)():
         return {name: trainer.predict_split(name) for name in EVAL_SPLITS}
 
 

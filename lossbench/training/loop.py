@@ -1,16 +1,17 @@
 """The training loop: K seeds of one configuration trained side by side.
 
 Fast by design for small models, where per-step overhead dominates: tensors stay
-in memory and are shuffled with ``randperm`` and sliced (a ``DataLoader`` was
-measured 2.3x slower), all members share one batched forward/backward, and the
-optimizer step is fused where torch supports it. Member ``k`` draws its
-mini-batch order from its own seeded stream and its loss is reduced on its own,
-so it trains exactly as it would alone.
+in memory and are ordered by each member's sampler (default ``randperm``,
+:mod:`lossbench.training.samplers`) and sliced (a ``DataLoader`` was measured 2.3x
+slower), all members share one batched forward/backward, and the optimizer step is
+fused where torch supports it. Member ``k`` draws its mini-batch order from its own
+seeded stream and its loss is reduced on its own, so it trains exactly as it would
+alone.
 
 Which epoch is "best" (``trainer.evaluate=best``) is chosen on the validation
 monitor computed from what the final evaluation scores (post-hoc adjusted logits
-when an ``adjust`` transform is given), and only among the epochs a scheduled
-loss declares eligible (:func:`schedule_start`).
+when an ``adjust`` transform is given, τ-normalised weights under ``scoring``), and
+only among the epochs a scheduled loss declares eligible (:func:`schedule_start`).
 """
 
 from __future__ import annotations

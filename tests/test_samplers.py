@@ -233,3 +233,28 @@ def test_smote_on_a_tiny_tail_class_is_one_line_before_training(cli):
     bad = cli("run", "dataset=digits_lt", "sampler=smote", *FAST[:2], check=False)
     lines = [line for line in bad.stderr.splitlines() if line.strip()]
     assert bad.returncode == 2 and len(lines) == 1 and "sampler.k_neighbors=5" in lines[0]
+
+
+def test_new_keys_at_their_defaults_keep_earlier_config_hashes(monkeypatch):
+    """Records written before samplers and decoupling existed still resume: the sampler
+    ``none``, ``trainer.crt_epochs=0`` (and its sampler) and ``eval.tau_norm=0`` are left
+    out of the hash; any other value is part of it."""
+    import copy
+
+    from omegaconf import open_dict
+
+    import lossbench.resume as resume
+    from tests.inprocess import composed
+
+    monkeypatch.setattr(resume, "code_identity", lambda cfg: "same code")
+    cfg, _ = composed([])
+    old = copy.deepcopy(cfg)
+    with open_dict(old):
+        del old["sampler"], old.trainer["crt_epochs"], old.trainer["crt_sampler"]
+        del old["eval"]["tau_norm"]
+    assert resume.config_hash(cfg) == resume.config_hash(old)
+    for change in ("sampler=class_balanced", "trainer.crt_epochs=5", "eval.tau_norm=1"):
+        assert resume.config_hash(composed([change])[0]) != resume.config_hash(old), change
+    with_crt = composed(["trainer.crt_epochs=5"])[0]
+    other = composed(["trainer.crt_epochs=5", "trainer.crt_sampler=sqrt"])[0]
+    assert resume.config_hash(with_crt) != resume.config_hash(other)

@@ -258,3 +258,19 @@ def test_new_keys_at_their_defaults_keep_earlier_config_hashes(monkeypatch):
     with_crt = composed(["trainer.crt_epochs=5"])[0]
     other = composed(["trainer.crt_epochs=5", "trainer.crt_sampler=sqrt"])[0]
     assert resume.config_hash(with_crt) != resume.config_hash(other)
+
+
+@pytest.mark.parametrize(("sampler", "groups"), [("class_balanced", 1), ("undersample", 2)])
+def test_splits_whose_epochs_differ_in_length_train_apart(tmp_path, sampler, groups):
+    """The synthetic set's splits differ in class counts (at 4000 rows 258 vs 252 minority
+    training rows for dataset.seed 0 and 1): a sampler with a fixed count per class gives
+    them epochs of different lengths, so each split trains in a model of its own."""
+    from lossbench.plan import JobContext, make_plan
+    from lossbench.runner import training_groups
+    from tests.inprocess import composed
+
+    cfg, _ = composed(["splits=[0,1]", "seeds=2", f"sampler={sampler}", *FAST])
+    plan = make_plan(cfg, JobContext(tmp_path, False, [], {}, tmp_path))
+    found = training_groups(cfg, plan, plan.members)
+    assert len(found) == groups
+    assert sum(len(members) for members, _ in found) == 4

@@ -7,6 +7,7 @@ predicts each split once for all members, so it costs the same per member at any
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,8 @@ from lossbench.data import Dataset
 from lossbench.errors import ConfigError
 from lossbench.evaluation import metrics
 from lossbench.evaluation.posthoc import check_task, check_tau, logit_adjuster
+from lossbench.models.contract import Head
+from lossbench.training import decouple
 from lossbench.training.device import to_device
 from lossbench.training.loop import MemberResult, Trainer, schedule_start, settings_from_config
 from lossbench.training.optim import make_optimizer
@@ -34,6 +37,9 @@ class Experiment:
     data: Dataset
     trainer: Trainer  # its ``adjust``: the post-hoc logit adjustment, if any
     warnings: list[str] = field(default_factory=list)  # the model's, for every member's record
+    decoupling: decouple.Decoupling | None = None  # cRT / τ-norm options, when asked for
+    head: Head | None = None  # the classifier decoupling works on
+    optimizer_node: DictConfig | None = None  # the optimizer config (cRT builds its own)
 
 
 def _check_fits(cfg: DictConfig, choices: dict[str, str | None], data: Dataset) -> None:
@@ -146,18 +152,42 @@ def build_experiment(
             f"{choices.get('dataset')} is a {data.task} dataset; set sampler=none"
         )
     trainer = Trainer(model, losses, optimizer, datasets, settings, adjust, samplers)
-    return Experiment(data, trainer, list(getattr(model, "warnings", [])))
+    decoupling = decouple.options(cfg)
+    head = decouple.check(decoupling, model, data.task, choices)
+    if decoupling.crt_epochs:
+        decouple.sampler_node(decoupling.crt_sampler)  # a known sampler, before training
+    trainer.scoring = decouple.scoring(head, decoupling.tau)
+    return Experiment(
+        data,
+        trainer,
+        list(getattr(model, "warnings", [])),
+        decoupling,
+        head,
+        cfg.optimizer,
+    )
+
+
+def fit_members(exp: Experiment) -> list[MemberResult]:
+    """Train every member; then re-train their classifiers when ``trainer.crt_epochs`` > 0
+    (cRT, :func:`lossbench.training.decouple.retrain_classifier`)."""
+    results = exp.trainer.fit()
+    opts = exp.decoupling
+    if opts is not None and opts.crt_epochs and exp.head is not None:
+        decouple.retrain_classifier(exp.trainer, results, exp.head, opts, exp.optimizer_node)
+    return results
 
 
 def predict_chosen(exp: Experiment, results: list[MemberResult]) -> dict[str, torch.Tensor]:
     """Raw predictions ``[K, N, ...]`` of every member at its chosen (best or last) epoch,
-    on the test and validation splits: each split is predicted once for all members.
+    on the test and validation splits: each split is predicted once for all members, under
+    the trainer's ``scoring`` (τ-normalised classifier weights, ``eval.tau_norm``).
     On the CPU whatever the training device (the metrics are numpy code)."""
     trainer = exp.trainer
     for k, result in enumerate(results):
         if result.status == "completed" and result.state is not None:
             trainer.load_member_state(k, result.state)
-    return {name: trainer.predict_split(name).cpu() for name in EVAL_SPLITS}
+    with getattr(trainer, "scoring", contextlib.nullcontext)():
+        return {name: trainer.predict_split(name) for name in EVAL_SPLITS}
 
 
 def member_data(exp: Experiment, k: int) -> Dataset:

@@ -57,6 +57,8 @@ _IGNORED = (("report",), ("trainer", "progress"))
 # default (which trains exactly as before they existed), so earlier results still resume.
 _NEUTRAL: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("sampler",), {"_target_": "lossbench.training.samplers.NoSampler"}),
+    (("trainer", "crt_epochs"), 0),
+    (("eval", "tau_norm"), 0),
 )
 # Directories that never hold records: Hydra's saved configs and report plots.
 _SKIP_DIRS = frozenset({".hydra", "plots", "__pycache__"})
@@ -75,15 +77,18 @@ def config_hash(cfg: DictConfig) -> str:
             node = node.get(part, {}) if isinstance(node, dict) else {}
         if isinstance(node, dict):
             node.pop(path[-1], None)
-    # The code that produced a result is part of its identity: results from another
-    # lossbench version or source, or from another source of the user's modules that the
-    # config names (their ``_target_``), are not reused.
+    trainer = container.get("trainer")
+    if isinstance(trainer, dict) and trainer.get("crt_epochs", 0) == 0:
+        trainer.pop("crt_sampler", None)  # the cRT sampler matters only when cRT runs
     for path, neutral in _NEUTRAL:
         node = container
         for part in path[:-1]:
             node = node.get(part, {}) if isinstance(node, dict) else {}
         if isinstance(node, dict) and node.get(path[-1], neutral) == neutral:
             node.pop(path[-1], None)
+    # The code that produced a result is part of its identity: results from another
+    # lossbench version or source, or from another source of the user's modules that the
+    # config names (their ``_target_``), are not reused.
     container["_code"] = code_identity(cfg)
     text = json.dumps(container, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

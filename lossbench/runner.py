@@ -29,6 +29,7 @@ from lossbench.experiment import (
     build_data,
     build_experiment,
     evaluate_members,
+    fit_members,
     loss_is_batchable,
     member_data,
     predict_chosen,
@@ -39,7 +40,7 @@ from lossbench.plan import JobContext, Member, Plan, blank_record, make_plan, si
 from lossbench.records import versions, write_job, write_predictions
 from lossbench.resume import remember_completed, reuse_completed
 from lossbench.schema import validate
-from lossbench.training.convergence import undertrained_warning
+from lossbench.training.convergence import crt_undertrained_warning, undertrained_warning
 from lossbench.training.device import job_placement, needs_own_scaler
 from lossbench.training.loop import DivergedError, MemberResult, alike
 
@@ -205,7 +206,7 @@ def _train_part(
         if exp.data.task == "classification":
             record["class_counts"] = member_data(exp, k).class_counts()
             record["class_names"] = member_data(exp, k).class_names
-    results = exp.trainer.fit()
+    results = fit_members(exp)
     preds = predict_chosen(exp, results)
     evaluated = evaluate_members(exp, results, preds)
     for k, (member, result, scores) in enumerate(zip(members, results, evaluated, strict=True)):
@@ -219,6 +220,11 @@ def _train_part(
         )
         warning = undertrained_warning(result, settings.epochs)
         member.record["warnings"] = [*exp.warnings, *([warning] if warning else [])]
+        if result.crt is not None:  # decoupled classifier re-training ran
+            member.record.update({f"crt_{k}": v for k, v in result.crt.items()})
+            crt_warning = crt_undertrained_warning(result)
+            if crt_warning:
+                member.record["warnings"].append(crt_warning)
         if scores is not None:
             member.record.update(metrics=scores["test"], val_metrics=scores["val"])
             if exp.data.task == "forecast":

@@ -322,7 +322,10 @@ ROOT: dict[str, Rule] = {
         Matches(r"auto|cpu|cuda|cuda:[0-9]+|mps", "auto, cpu, cuda, cuda:N or mps"),
     ),
     "trainer.precision": (Options(("fp32", "bf16", "fp16")),),
+    "trainer.crt_epochs": (Int(0),),
+    "trainer.crt_sampler": (Str(),),  # a sampler option; checked when the job is built
     "eval.posthoc_tau": (Real(0.0),),
+    "eval.tau_norm": (Real(0.0),),
     "report.metric": (Str(),),
     "report.baseline": (Str(),),
     "report.alpha": (Real(0.0, 1.0, closed="neither"),),

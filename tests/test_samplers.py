@@ -167,8 +167,12 @@ def _computed(record: dict) -> dict:
         ["sampler=class_balanced"],
         ["sampler=progressive", "trainer.batch_size=full"],
         ["sampler=undersample", "trainer.batch_size=32"],
+        pytest.param(
+            ["sampler=smote", "trainer.batch_size=full"],
+            marks=pytest.mark.skipif(not HAS_IMBLEARN, reason="needs imbalanced-learn"),
+        ),
     ],
-    ids=["class_balanced", "progressive-fullbatch", "undersample"],
+    ids=["class_balanced", "progressive-fullbatch", "undersample", "smote-fullbatch"],
 )
 def test_batched_members_equal_single_runs(tmp_path, monkeypatch, extra):
     monkeypatch.chdir(tmp_path)
@@ -207,3 +211,66 @@ def test_samplers_listed_and_regression_refused(cli):
     assert len(lines) == 1 and "sampler=class_balanced" in lines[0], bad.stderr
     typo = cli("run", "sampler=class_balanced", "sampler.powr=1", *FAST, check=False)
     assert typo.returncode == 2 and "did you mean sampler.power" in typo.stderr
+
+
+def test_smote_without_the_extra_stops_the_run_with_one_line(cli, monkeypatch):
+    real_import = builtins.__import__
+
+    def no_imblearn(name, *args, **kwargs):
+        if name == "imblearn" or name.startswith("imblearn."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_imblearn)
+    bad = cli("run", "sampler=smote", *FAST, check=False)
+    lines = [line for line in bad.stderr.splitlines() if line.strip()]
+    assert bad.returncode == 2 and len(lines) == 1, bad.stderr
+    assert "pip install 'lossbench[imbalanced]'" in lines[0]
+
+
+@pytest.mark.skipif(not HAS_IMBLEARN, reason="needs the extra: pip install 'lossbench[imbalanced]'")
+def test_smote_on_a_tiny_tail_class_is_one_line_before_training(cli):
+    bad = cli("run", "dataset=digits_lt", "sampler=smote", *FAST[:2], check=False)
+    lines = [line for line in bad.stderr.splitlines() if line.strip()]
+    assert bad.returncode == 2 and len(lines) == 1 and "sampler.k_neighbors=5" in lines[0]
+
+
+def test_new_keys_at_their_defaults_keep_earlier_config_hashes(monkeypatch):
+    """Records written before samplers and decoupling existed still resume: the sampler
+    ``none``, ``trainer.crt_epochs=0`` (and its sampler) and ``eval.tau_norm=0`` are left
+    out of the hash; any other value is part of it."""
+    import copy
+
+    from omegaconf import open_dict
+
+    import lossbench.resume as resume
+    from tests.inprocess import composed
+
+    monkeypatch.setattr(resume, "code_identity", lambda cfg: "same code")
+    cfg, _ = composed([])
+    old = copy.deepcopy(cfg)
+    with open_dict(old):
+        del old["sampler"], old.trainer["crt_epochs"], old.trainer["crt_sampler"]
+        del old["eval"]["tau_norm"]
+    assert resume.config_hash(cfg) == resume.config_hash(old)
+    for change in ("sampler=class_balanced", "trainer.crt_epochs=5", "eval.tau_norm=1"):
+        assert resume.config_hash(composed([change])[0]) != resume.config_hash(old), change
+    with_crt = composed(["trainer.crt_epochs=5"])[0]
+    other = composed(["trainer.crt_epochs=5", "trainer.crt_sampler=sqrt"])[0]
+    assert resume.config_hash(with_crt) != resume.config_hash(other)
+
+
+@pytest.mark.parametrize(("sampler", "groups"), [("class_balanced", 1), ("undersample", 2)])
+def test_splits_whose_epochs_differ_in_length_train_apart(tmp_path, sampler, groups):
+    """The synthetic set's splits differ in class counts (at 4000 rows 258 vs 252 minority
+    training rows for dataset.seed 0 and 1): a sampler with a fixed count per class gives
+    them epochs of different lengths, so each split trains in a model of its own."""
+    from lossbench.plan import JobContext, make_plan
+    from lossbench.runner import training_groups
+    from tests.inprocess import composed
+
+    cfg, _ = composed(["splits=[0,1]", "seeds=2", f"sampler={sampler}", *FAST])
+    plan = make_plan(cfg, JobContext(tmp_path, False, [], {}, tmp_path))
+    found = training_groups(cfg, plan, plan.members)
+    assert len(found) == groups
+    assert sum(len(members) for members, _ in found) == 4

@@ -120,11 +120,13 @@ def _options_named(data: dict) -> dict[str, list[str]]:
     return named
 
 
-def test_there_are_six_presets():
+def test_there_are_eight_presets():
     assert PRESETS == [
         "imbalanced_losses",
+        "imbalanced_rebalancing",
         "longtail_losses",
         "longtail_ratios",
+        "longtail_rebalancing",
         "regression_losses",
         "timeseries_losses",
         "weight_sweep",
@@ -140,8 +142,10 @@ def test_preset_header_and_sweep(name):
     params = data["hydra"]["sweeper"]["params"]
     assert data["seeds"] == 5 and "seed" not in params  # 5 seeds, batched in each job
     assert data["splits"] == 3 and "dataset.seed" not in params  # 3 data splits
-    # one axis (the losses or the weight); longtail_ratios adds the imbalance ratio
-    assert len(params) == (2 if name == "longtail_ratios" else 1)
+    # one axis (the losses or the weight); longtail_ratios adds the imbalance ratio; the
+    # rebalancing presets cross the losses with sampling, cRT and post-hoc adjustment
+    axes = {"longtail_ratios": 2, "longtail_rebalancing": 4, "imbalanced_rebalancing": 4}
+    assert len(params) == axes.get(name, 1)
 
 
 @pytest.mark.parametrize("name", PRESETS)

@@ -60,7 +60,7 @@ TAU_NORM_KEY = "eval.tau_norm"
 # Methods applied around a loss: a baseline row has each at its neutral value (absent = it).
 METHOD_KEYS = (POSTHOC_KEY, SAMPLER_KEY, *CRT_KEYS, TAU_NORM_KEY)
 
-__all__ = ["Options", "Summary", "describe_method", "direction", "summarize"]
+__all__ = ["Options", "Summary", "config_label", "describe_method", "direction", "summarize"]
 
 
 @dataclass
@@ -180,7 +180,7 @@ def _method_part(key: str, value: str, row: pd.Series) -> str | None:
     return None
 
 
-def _label(row: pd.Series, varying: list[str]) -> str:
+def config_label(row: pd.Series, varying: list[str]) -> str:
     """``focal loss.gamma=2``, ``ce + post-hoc τ=1``: the loss by name, other varying keys
     as key=value (the problem's keys are the table's title, not part of the label)."""
     show_loss = "loss" in varying or any(k in varying for k in METHOD_KEYS) or not varying
@@ -229,7 +229,7 @@ def summarize(results: Results, options: Options) -> Summary:
         problem = " ".join(
             [str(row["dataset"]), *(f"{k}={row[k]}" for k in problem_varying if row[k] != "")]
         )
-        row.update(problem=problem, config=_label(pd.Series(row), label_keys), task=task)
+        row.update(problem=problem, config=config_label(pd.Series(row), label_keys), task=task)
         row.update(n_jobs=len(g), n=len(ok), excluded=len(g) - len(ok))
         row["n_splits"] = int(ok["split"].nunique(dropna=False)) if len(ok) else 0
         for _, bad in g[g["status"] != "completed"].iterrows():

@@ -23,7 +23,14 @@ from lossbench.io import atomic_write_text
 from lossbench.log import show
 from lossbench.report.collect import Results
 from lossbench.report.reading import reading
-from lossbench.report.summary import LONG_STATS, Options, Summary, describe_method, direction
+from lossbench.report.summary import (
+    LONG_STATS,
+    Options,
+    Summary,
+    config_label,
+    describe_method,
+    direction,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +78,8 @@ def short_labels(part) -> list[str]:
     in every row. The key columns are those before ``config`` in the summary."""
     keys = [k for k in part.columns[: list(part.columns).index("config")] if k != "problem"]
     varying = [k for k in keys if part[k].nunique() > 1]
-    labels = []
-    for _, r in part.iterrows():
-        parts = [r["loss"]] if "loss" in varying or not varying else []
-        parts += [f"{k}={r[k]}" for k in varying if k != "loss" and r[k] != ""]
-        labels.append(" ".join(parts) or str(r["loss"]))
-    return labels
+    # methods applied around a loss read as such (``ce + cRT (100 ep)``), as in the notes
+    return [config_label(r, varying) for _, r in part.iterrows()]
 
 
 def headline_rows(summary: Summary) -> list[tuple[str, list[list[str]]]]:

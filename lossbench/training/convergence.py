@@ -37,3 +37,13 @@ def undertrained_warning(result: MemberResult, epochs: int) -> str | None:
     if n < epochs or result.best_epoch < tail_start(n):
         return None
     return f"probably undertrained: best epoch {result.best_epoch} of {n}; raise trainer.epochs"
+
+
+def crt_undertrained_warning(result: MemberResult) -> str | None:
+    """The same rule for the classifier re-training phase (``result.crt``, Kang et al.
+    2020's cRT): its best epoch in the last 10 % of ``trainer.crt_epochs``."""
+    crt = result.crt or {}
+    best, n = crt.get("best_epoch"), crt.get("epochs_run")
+    if result.status != "completed" or best is None or not n or best < tail_start(n):
+        return None
+    return f"cRT probably undertrained: best cRT epoch {best} of {n}; raise trainer.crt_epochs"

@@ -1,22 +1,24 @@
 """The training loop: K seeds of one configuration trained side by side.
 
 Fast by design for small models, where per-step overhead dominates: tensors stay
-in memory and are shuffled with ``randperm`` and sliced (a ``DataLoader`` was
-measured 2.3x slower), all members share one batched forward/backward, and the
-optimizer step is fused where torch supports it. Member ``k`` draws its
-mini-batch order from its own seeded stream and its loss is reduced on its own,
-so it trains exactly as it would alone.
+in memory and are ordered by each member's sampler (default ``randperm``,
+:mod:`lossbench.training.samplers`) and sliced (a ``DataLoader`` was measured 2.3x
+slower), all members share one batched forward/backward, and the optimizer step is
+fused where torch supports it. Member ``k`` draws its mini-batch order from its own
+seeded stream and its loss is reduced on its own, so it trains exactly as it would
+alone.
 
 Which epoch is "best" (``trainer.evaluate=best``) is chosen on the validation
 monitor computed from what the final evaluation scores (post-hoc adjusted logits
-when an ``adjust`` transform is given), and only among the epochs a scheduled
-loss declares eligible (:func:`schedule_start`).
+when an ``adjust`` transform is given, τ-normalised weights under ``scoring``), and
+only among the epochs a scheduled loss declares eligible (:func:`schedule_start`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +62,9 @@ class MemberResult:
     history: list[dict[str, float]] = field(default_factory=list)
     state: list[torch.Tensor] | None = None
     eligible_from: int = 1  # first epoch that may be chosen as best (a loss schedule's switch)
+    # decoupled classifier re-training (lossbench.training.decouple), when it ran:
+    # {"best_epoch", "best_value", "epochs_run"} of the cRT phase
+    crt: dict[str, Any] | None = None
 
 
 def schedule_start(loss_fn: object, epochs: int) -> int:
@@ -146,6 +151,11 @@ class Trainer:
             raise ValueError("fp16 trains one member per model (one loss scaler each)")
         self.adjust = adjust
         self.eligible_from = [schedule_start(f, settings.epochs) for f in self.loss_fns]
+        # what predictions are scored under (monitor, final evaluation): e.g. τ-normalised
+        # classifier weights (lossbench.training.decouple); a context manager factory
+        self.scoring: Callable[[], AbstractContextManager] = nullcontext
+        self.train_mode = True  # False: train with the model in eval mode (frozen features)
+        self.order_stream = "order"  # each member's stream of epoch orders
         self._optimized = [p for group in optimizer.param_groups for p in group["params"]]
 
     # -- forward helpers -------------------------------------------------
@@ -242,6 +252,16 @@ class Trainer:
         self.model.eval()
         return self._shape(self._forward(self._own[name].x))
 
+    @torch.no_grad()
+    def scored(self, name: str, raw: torch.Tensor | None = None) -> torch.Tensor:
+        """What the evaluation scores on split ``name``: the predictions made under
+        :attr:`scoring` (``raw``, the plain predictions, when that changes nothing),
+        then ``adjust`` (post-hoc logit adjustment)."""
+        if self.scoring is not nullcontext or raw is None:
+            with self.scoring():
+                raw = self.predict_split(name)
+        return raw if self.adjust is None else self.adjust(raw)
+
     def targets(self, name: str) -> tuple[torch.Tensor, bool]:
         """Targets of the ``name`` split (on the training device) and whether one tensor
         serves all members."""
@@ -260,7 +280,7 @@ class Trainer:
     def fit(self) -> list[MemberResult]:
         """Train all members; return each member's history, status and chosen state."""
         s = self.settings
-        gens = [generator(seed, "order") for seed in self.model.seeds]
+        gens = [generator(seed, self.order_stream) for seed in self.model.seeds]
         results = [
             MemberResult(seed=seed, eligible_from=start)
             for seed, start in zip(self.model.seeds, self.eligible_from, strict=True)
@@ -306,7 +326,7 @@ class Trainer:
             if dev.type != "cpu":
                 order = order.to(dev)
         batch = n if full else min(size, n)
-        self.model.train()
+        self.model.train(self.train_mode)
         step_values = []
         rows = torch.arange(self.k, device=dev).unsqueeze(1)
         for start in range(0, n, batch):
@@ -354,9 +374,9 @@ class Trainer:
         val_y, shared = self.targets("val")
         with torch.no_grad():
             val_losses = self._losses(val_pred, val_y, active, shared=shared)
-        adjusted = self.adjust is not None and s.monitor != "loss"
+        scored = val_pred if s.monitor == "loss" else self.scored("val", val_pred)
         # metrics are numpy code: the monitor reads CPU copies
-        scored = (self.adjust(val_pred) if adjusted else val_pred).cpu()
+        scored = scored.cpu()
         val_y_cpu = val_y.cpu()
         for k, val_loss in zip(list(active), val_losses, strict=True):
             res = results[k]

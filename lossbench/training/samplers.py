@@ -2,7 +2,8 @@
 
 A sampler gives one member's epoch order, ``epoch_order(labels, batch_size, epoch,
 epochs, gen) -> LongTensor[M]`` (indices into the member's training split; the trainer
-slices it into mini-batches of ``batch_size``). Each member draws from its own stream
+slices it into mini-batches of ``batch_size``; indices are CPU tensors, whatever the
+device of ``labels``). Each member draws from its own stream
 (``gen``: :func:`lossbench.seeding.generator` of its seed, stream ``"order"``), so a
 member trained next to others sees the order it sees alone. ``M`` must be the same for
 every member of one model (:meth:`Sampler.epoch_length`; splits whose lengths differ
@@ -81,6 +82,7 @@ def class_counts(labels: torch.Tensor) -> torch.Tensor:
 def _draw(labels: torch.Tensor, class_p: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """``N`` rows drawn with replacement: class ``c`` with probability ``class_p[c]``, then a
     row of class ``c`` uniformly (per-row weight ``p_c / n_c``, Kang et al. 2020 sec. 3)."""
+    labels = labels.cpu()  # the member's stream is a CPU generator
     counts = class_counts(labels).to(torch.float64)
     present = counts > 0
     weight_of_class = torch.zeros_like(counts)
@@ -91,7 +93,7 @@ def _draw(labels: torch.Tensor, class_p: torch.Tensor, gen: torch.Generator) -> 
 
 def power_prior(labels: torch.Tensor, power: float) -> torch.Tensor:
     """``p_c ∝ n_c^power`` over the classes present (absent classes 0)."""
-    counts = class_counts(labels).to(torch.float64)
+    counts = class_counts(labels.cpu()).to(torch.float64)
     p = torch.where(counts > 0, counts.clamp(min=1.0) ** power, torch.zeros_like(counts))
     return p / p.sum()
 
@@ -135,7 +137,7 @@ class _FixedSet(Sampler):
 
     def epoch_order(self, labels, batch_size, epoch, epochs, gen):  # noqa: D102
         if self._rows is None or self._labels is not labels:
-            self._labels, self._rows = labels, self._resampled(labels, gen)
+            self._labels, self._rows = labels, self._resampled(labels.cpu(), gen)
         return self._rows[torch.randperm(int(self._rows.shape[0]), generator=gen)]
 
 

@@ -230,9 +230,18 @@ def test_smote_without_the_extra_stops_the_run_with_one_line(cli, monkeypatch):
 
 @pytest.mark.skipif(not HAS_IMBLEARN, reason="needs the extra: pip install 'lossbench[imbalanced]'")
 def test_smote_on_a_tiny_tail_class_is_one_line_before_training(cli):
-    bad = cli("run", "dataset=digits_lt", "sampler=smote", *FAST[:2], check=False)
+    # longtail's tail classes have 5 training rows: no 5 neighbours to interpolate
+    bad = cli("run", "dataset=longtail", "sampler=smote", *FAST[:2], check=False)
     lines = [line for line in bad.stderr.splitlines() if line.strip()]
     assert bad.returncode == 2 and len(lines) == 1 and "sampler.k_neighbors=5" in lines[0]
+
+
+@pytest.mark.skipif(not HAS_IMBLEARN, reason="needs the extra: pip install 'lossbench[imbalanced]'")
+def test_smote_on_images_is_one_line_before_training(cli):
+    bad = cli("run", "dataset=digits_lt", "sampler=smote", *FAST[:2], check=False)
+    lines = [line for line in bad.stderr.splitlines() if line.strip()]
+    assert bad.returncode == 2 and len(lines) == 1, bad.stderr
+    assert "tabular" in lines[0] and "sampler=oversample" in lines[0]
 
 
 def test_new_keys_at_their_defaults_keep_earlier_config_hashes(monkeypatch):

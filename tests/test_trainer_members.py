@@ -170,3 +170,30 @@ def test_one_diverging_member_leaves_the_others_untouched():
         (single,) = train([SEEDS[k]], poison=None)
         assert single.status == "completed"
         _assert_same_member(batched[k], single)
+
+
+def test_large_splits_are_predicted_in_chunks_with_the_same_outputs(monkeypatch):
+    """Evaluation in chunks of EVAL_ROWS rows gives the outputs of one pass (to rounding)
+    and bounds the rows per forward."""
+    import torch
+
+    from lossbench.data.base import Dataset, Split
+    from lossbench.models import MLP
+    from lossbench.training import loop
+
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(50, 4, generator=gen), torch.randint(0, 3, (50,), generator=gen)
+    data = Dataset("t", "classification", Split(x, y), Split(x, y), Split(x, y), n_classes=3)
+    model = MLP(4, 3, hidden_sizes=(8,), seeds=[0, 1])
+    settings = loop.TrainSettings(1, None, "loss", None, "last", False, False)
+    trainer = loop.Trainer(
+        model, torch.nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), 0.1), data, settings
+    )
+    whole = trainer.predict_split("test")
+    seen = []
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda xb: (seen.append(xb.shape[1]), forward(xb))[1])
+    monkeypatch.setattr(loop, "EVAL_ROWS", 16)
+    chunked = trainer.predict_split("test")
+    assert seen == [16, 16, 16, 2]
+    torch.testing.assert_close(chunked, whole)

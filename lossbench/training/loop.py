@@ -88,6 +88,12 @@ def schedule_start(loss_fn: object, epochs: int) -> int:
     return int(switch)
 
 
+# Rows per member in one evaluation forward pass: bounds the activation memory (ResNet-32
+# on CIFAR's 10,000 test images at once would hold ~2 GB of activations per member). Every
+# built-in dataset's validation and test splits are smaller, so they are predicted in one
+# pass as before.
+EVAL_ROWS = 2048
+
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -241,7 +247,7 @@ class Trainer:
         on the training device."""
         self.model.eval()
         x = split.x.to(self.place.device)
-        return self._shape(self._forward(x.unsqueeze(0).expand(self.k, *x.shape)))
+        return self._in_chunks(x.unsqueeze(0).expand(self.k, *x.shape))
 
     @torch.no_grad()
     def predict_split(self, name: str) -> torch.Tensor:
@@ -250,7 +256,18 @@ class Trainer:
         if self._own is None:
             return self.predict(self._splits[name])
         self.model.eval()
-        return self._shape(self._forward(self._own[name].x))
+        return self._in_chunks(self._own[name].x)
+
+    def _in_chunks(self, x: torch.Tensor) -> torch.Tensor:
+        """Outputs of every member on ``x`` [K, N, ...], at most :data:`EVAL_ROWS` rows per
+        forward pass (the same chunks at any K, so a member's predictions do not depend on K)."""
+        n = x.shape[1]
+        if n <= EVAL_ROWS:
+            return self._shape(self._forward(x))
+        return torch.cat(
+            [self._shape(self._forward(x[:, i : i + EVAL_ROWS])) for i in range(0, n, EVAL_ROWS)],
+            dim=1,
+        )
 
     @torch.no_grad()
     def scored(self, name: str, raw: torch.Tensor | None = None) -> torch.Tensor:

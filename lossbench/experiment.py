@@ -19,6 +19,7 @@ from lossbench.errors import ConfigError
 from lossbench.evaluation import metrics
 from lossbench.evaluation.posthoc import check_task, check_tau, logit_adjuster
 from lossbench.training.loop import MemberResult, Trainer, schedule_start, settings_from_config
+from lossbench.training.loss_params import loss_parameters, wants_index
 from lossbench.training.optim import make_optimizer
 
 GROUP_LISTS = {"loss": "losses", "model": "models"}
@@ -109,7 +110,15 @@ def build_experiment(
     stats = {id(d): d.stats() for d in datasets}  # once per split
     losses = [build("loss", cfg.loss, **stats[id(d)]) for d in datasets]  # one per member
     _check_schedules(losses, settings.epochs, choices)
-    optimizer = make_optimizer(build("optimizer", cfg.optimizer), model.parameters())
+    try:  # a loss's own parameters train with the model (lossbench.training.loss_params)
+        loss_params = loss_parameters(losses)
+        for loss in losses:
+            wants_index(loss)
+    except ValueError as exc:
+        raise ConfigError(f"loss={choices.get('loss')}: {exc}") from None
+    optimizer = make_optimizer(
+        build("optimizer", cfg.optimizer), [*model.parameters(), *loss_params]
+    )
     adjust = None
     if tau:
         priors = [stats[id(d)]["class_prior"] for d in datasets]

@@ -106,7 +106,7 @@ def test_descent_ascent_finds_the_saddle():
         opt.step()
     a, b, alpha = _saddle(torch.tensor(H, dtype=torch.float64), Y, 1.0)
     for p, want in ((loss.a, a), (loss.b, b), (loss.alpha, alpha)):
-        assert abs(float(p) - want) < 1e-6, (p, want)
+        assert abs(float(p.detach()) - want) < 1e-6, (p, want)
 
 
 def test_alpha_is_projected_onto_nonnegative():

@@ -22,7 +22,7 @@ FAST_EXIT_ENV = "LOSSBENCH_FAST_EXIT"
 # name -> (module with a ``main(argv) -> int``, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("lossbench.app", "train and evaluate; Hydra overrides, -m (multirun), --cfg, --help"),
-    "list": ("lossbench.registry", "the losses, datasets, models and optimizers that exist"),
+    "list": ("lossbench.registry", "the losses, datasets, models, optimizers and samplers"),
     "check": ("lossbench.check", "gradients, extremes, reductions of a loss: check loss=NAME ..."),
     "report": ("lossbench.report.cli", "aggregate sweeps: tables, tests vs baseline, plots"),
 }

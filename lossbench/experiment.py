@@ -21,8 +21,9 @@ from lossbench.evaluation.posthoc import check_task, check_tau, logit_adjuster
 from lossbench.training.loop import MemberResult, Trainer, schedule_start, settings_from_config
 from lossbench.training.loss_params import loss_parameters, wants_index
 from lossbench.training.optim import make_optimizer
+from lossbench.training.samplers import NoSampler, Sampler, same_epoch_length
 
-GROUP_LISTS = {"loss": "losses", "model": "models"}
+GROUP_LISTS = {"loss": "losses", "model": "models", "sampler": "samplers"}
 EVAL_SPLITS = ("test", "val")
 
 
@@ -35,7 +36,9 @@ class Experiment:
 
 
 def _check_fits(cfg: DictConfig, choices: dict[str, str | None], data: Dataset) -> None:
-    for group in ("loss", "model"):
+    for group in GROUP_LISTS:
+        if group not in cfg:
+            continue
         tasks = tasks_of(cfg[group])
         if tasks and data.task not in tasks:
             raise ConfigError(
@@ -75,6 +78,20 @@ def _check_report_metric(cfg: DictConfig, data: Dataset) -> None:
     )
 
 
+def build_samplers(cfg: DictConfig, n: int) -> list[Sampler]:
+    """One sampler per member from ``cfg.sampler`` (none when the config has no sampler)."""
+    if OmegaConf.select(cfg, "sampler") is None:
+        return [NoSampler() for _ in range(n)]
+    return [build("sampler", cfg.sampler) for _ in range(n)]
+
+
+def same_epochs(cfg: DictConfig, datasets: list[Dataset]) -> bool:
+    """Whether the job's sampler gives every dataset's members one epoch length (they can
+    then train in one stacked model; see :meth:`Sampler.epoch_length`)."""
+    samplers = build_samplers(cfg, len(datasets))
+    return same_epoch_length(samplers, [d.train.y for d in datasets])
+
+
 def build_data(cfg: DictConfig) -> Dataset:
     """The dataset ``cfg.dataset`` describes (one data split)."""
     return build("dataset", cfg.dataset)
@@ -112,8 +129,7 @@ def build_experiment(
     _check_schedules(losses, settings.epochs, choices)
     try:  # a loss's own parameters train with the model (lossbench.training.loss_params)
         loss_params = loss_parameters(losses)
-        for loss in losses:
-            wants_index(loss)
+        indexed = any([wants_index(loss) for loss in losses])
     except ValueError as exc:
         raise ConfigError(f"loss={choices.get('loss')}: {exc}") from None
     optimizer = make_optimizer(
@@ -123,7 +139,19 @@ def build_experiment(
     if tau:
         priors = [stats[id(d)]["class_prior"] for d in datasets]
         adjust = logit_adjuster(priors[0] if len(stats) == 1 else priors, tau)
-    trainer = Trainer(model, losses, optimizer, datasets, settings, adjust)
+    samplers = build_samplers(cfg, len(datasets))
+    if data.task != "classification" and not all(isinstance(s, NoSampler) for s in samplers):
+        raise ConfigError(
+            f"sampler={choices.get('sampler')} re-samples classes, but dataset="
+            f"{choices.get('dataset')} is a {data.task} dataset; set sampler=none"
+        )
+    if indexed and any(callable(getattr(s, "resample", None)) for s in samplers):
+        raise ConfigError(
+            f"loss={choices.get('loss')} keeps state per training row (it takes `index`), "
+            f"but sampler={choices.get('sampler')} adds rows to the training set; "
+            "choose another sampler"
+        )
+    trainer = Trainer(model, losses, optimizer, datasets, settings, adjust, samplers)
     return Experiment(data, trainer)
 
 

@@ -21,7 +21,7 @@ from lossbench.errors import ConfigError
 from lossbench.records import versions
 from lossbench.resume import config_hash
 
-GROUPS = ("dataset", "model", "loss", "optimizer")
+GROUPS = ("dataset", "model", "loss", "optimizer", "sampler")
 
 
 @dataclass(frozen=True)

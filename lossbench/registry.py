@@ -16,8 +16,14 @@ import yaml
 
 from lossbench.evaluation.registry import TASKS  # noqa: F401  (re-exported: the data families)
 
-GROUPS = ("losses", "datasets", "models", "optimizers")
-GROUP_DIRS = {"losses": "loss", "datasets": "dataset", "models": "model", "optimizers": "optimizer"}
+GROUPS = ("losses", "datasets", "models", "optimizers", "samplers")
+GROUP_DIRS = {
+    "losses": "loss",
+    "datasets": "dataset",
+    "models": "model",
+    "optimizers": "optimizer",
+    "samplers": "sampler",
+}
 
 
 @dataclass(frozen=True)
@@ -83,12 +89,12 @@ def main(argv: list[str]) -> int:
     for group in wanted:
         table = Table(title=f"{group} ({GROUP_DIRS[group]}=NAME)", title_justify="left")
         table.add_column("name", style="bold cyan")
-        if group in ("losses", "models"):
+        if group in ("losses", "models", "samplers"):
             table.add_column("data")
         table.add_column("description")
         for opt in options(group):
             row = [opt.name]
-            if group in ("losses", "models"):
+            if group in ("losses", "models", "samplers"):
                 row.append(", ".join(opt.tasks) or "any")
             table.add_row(*row, opt.description)
         show(log, table)

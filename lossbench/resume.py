@@ -53,6 +53,11 @@ INDEX_FILE = ".lossbench-resume-index.json"
 INDEX_VERSION = 2
 COPIED_FILES = (HISTORY_FILE, PREDICTIONS_FILE)
 _IGNORED = (("report",), ("trainer", "progress"))
+# Keys added after results existed, dropped from the hash while they hold their neutral
+# default (which trains exactly as before they existed), so earlier results still resume.
+_NEUTRAL: tuple[tuple[tuple[str, ...], Any], ...] = (
+    (("sampler",), {"_target_": "lossbench.training.samplers.NoSampler"}),
+)
 # Directories that never hold records: Hydra's saved configs and report plots.
 _SKIP_DIRS = frozenset({".hydra", "plots", "__pycache__"})
 _MAX_WARNINGS = 5
@@ -73,6 +78,12 @@ def config_hash(cfg: DictConfig) -> str:
     # The code that produced a result is part of its identity: results from another
     # lossbench version or source, or from another source of the user's modules that the
     # config names (their ``_target_``), are not reused.
+    for path, neutral in _NEUTRAL:
+        node = container
+        for part in path[:-1]:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict) and node.get(path[-1], neutral) == neutral:
+            node.pop(path[-1], None)
     container["_code"] = code_identity(cfg)
     text = json.dumps(container, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

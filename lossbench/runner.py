@@ -32,6 +32,7 @@ from lossbench.experiment import (
     loss_is_batchable,
     member_data,
     predict_chosen,
+    same_epochs,
 )
 from lossbench.faults import exit_with_parent, raw_seed
 from lossbench.plan import JobContext, Member, Plan, blank_record, make_plan, single_plan
@@ -125,14 +126,15 @@ def training_groups(
     """Batching policy across splits: which members train together, on which data.
 
     Members of several splits train in ONE stacked model when the splits' datasets
-    are alike (same task and shapes; each member reads only its own split's rows),
-    otherwise one training per split; ``None``: the members share ``cfg``'s dataset.
+    are alike (same task and shapes; each member reads only its own split's rows) and
+    the sampler gives them epochs of one length, otherwise one training per split;
+    ``None``: the members share ``cfg``'s dataset.
     """
     groups = plan.by_split(members)
     if len(groups) == 1:
         return [(groups[0], None)]
     data = {g[0].split: build_data(split_config(cfg, g[0].split, plan)) for g in groups}
-    if alike(list(data.values())):
+    if alike(list(data.values())) and same_epochs(cfg, list(data.values())):
         return [(members, [data[m.split] for m in members])]
     return [(g, [data[g[0].split]] * len(g)) for g in groups]
 

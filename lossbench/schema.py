@@ -11,7 +11,7 @@ What is checked:
 * the root keys of ``configs/config.yaml`` (``seed``, ``seeds``, ``splits``,
   ``trainer.*``, ``eval.*``, ``report.*``) against :data:`ROOT`;
 * the parameters of each group option (``dataset``, ``model``, ``loss``,
-  ``optimizer``): a key must be a parameter of the option's target (its constructor
+  ``optimizer``, ``sampler``): a key must be a parameter of the option's target (its constructor
   or function signature) or a key of its YAML file; a value must match the
   parameter's annotation where that is a plain type (``float``, ``int | None``,
   ``Sequence[float]``, ``Literal[...]``), and the ranges in :data:`PARAMS`;
@@ -44,7 +44,7 @@ from lossbench.errors import ConfigError
 TRUE_WORDS = ("true", "yes", "on", "1")
 FALSE_WORDS = ("false", "no", "off", "0")
 META_KEYS = ("_target_", "_partial_", "_tasks_", "_recursive_", "_convert_", "_args_")
-GROUPS = ("dataset", "model", "loss", "optimizer")
+GROUPS = ("dataset", "model", "loss", "optimizer", "sampler")
 SEED_MAX = 2**32 - 1  # numpy's RandomState and scikit-learn's random_state accept [0, 2**32)
 
 
@@ -313,6 +313,8 @@ PARAMS: dict[str, Rule] = {
     "optimizer.lr": (Real(0.0, closed="neither"),),
     "optimizer.weight_decay": (Real(0.0),),
     "optimizer.momentum": (Real(0.0),),
+    "sampler.power": (Real(0.0, 1.0),),
+    "sampler.k_neighbors": (Int(1),),
 }
 
 

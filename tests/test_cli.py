@@ -27,6 +27,7 @@ def test_run_writes_metrics_and_history(cli, tmp_path):
         "model": "mlp",
         "loss": "ce",
         "optimizer": "adam",
+        "sampler": "none",
     }
     assert record["seed"] == 0 and record["epochs_run"] == 3
     for key in (

@@ -22,7 +22,7 @@ from lossbench import schema
 from lossbench.errors import ConfigError
 from lossbench.registry import config_dir
 
-GROUPS = ("dataset", "model", "loss", "optimizer")
+GROUPS = ("dataset", "model", "loss", "optimizer", "sampler")
 CSV_FILL = {"path": "data.csv", "target": "y"}
 
 

@@ -19,7 +19,7 @@ from lossbench.resume import config_hash
 from tests.conftest import FAST, run_cli
 
 PRESETS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
-GROUPS = ("dataset", "model", "loss", "optimizer")
+GROUPS = ("dataset", "model", "loss", "optimizer", "sampler")
 
 
 def _records(sweep: Path) -> list[dict]:

@@ -25,7 +25,9 @@ from lossbench.report.dedupe import dedupe
 
 log = logging.getLogger(__name__)
 
-CHOICE_COLUMNS = ["dataset", "model", "loss", "optimizer"]
+CHOICE_COLUMNS = ["dataset", "model", "loss", "optimizer", "sampler"]
+# A choice that records written before its group existed lack: what they trained with.
+CHOICE_DEFAULTS = {"sampler": "none"}
 # Hydra's own override keys (launcher, sweep dir, ...) say how jobs ran, not what:
 # they are not columns. The replicate axes (the training seed and the data split,
 # ``dataset.seed``), the batching options ``seeds``/``splits``, report options and the
@@ -132,7 +134,7 @@ def load(paths: Iterable[str | Path], relative_to: Path | None = None) -> Result
     for f, rec in zip(files, records, strict=True):
         choices = rec.get("choices") or {}
         row: dict[str, Any] = {"job": _job_name(f.parent, base)}
-        row.update({c: choices.get(c) for c in CHOICE_COLUMNS})
+        row.update({c: choices.get(c) or CHOICE_DEFAULTS.get(c) for c in CHOICE_COLUMNS})
         row["seed"] = rec.get("seed")
         for text in rec.get("overrides") or []:
             key, value = parse_override(text)

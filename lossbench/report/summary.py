@@ -14,7 +14,11 @@ the 7 comparisons with ce).
 
 Post-hoc logit adjustment (``eval.posthoc_tau`` > 0; Menon et al. 2021) is a method
 row: ``ce + post-hoc τ=1`` is compared with the baseline loss without it (``ce``), like
-any other loss.
+any other loss. So are the other methods applied around a loss (:data:`METHOD_KEYS`):
+re-sampling (``sampler``, Buda et al. 2018; ``ce + class_balanced sampling``), decoupled
+classifier re-training (``trainer.crt_epochs`` > 0, ``+ cRT``) and τ-normalised
+classifier weights (``eval.tau_norm`` > 0; Kang et al. 2020): the baseline row is the
+baseline loss without any of them.
 """
 
 from __future__ import annotations
@@ -50,6 +54,11 @@ from lossbench.report.stats import (
 
 DEFAULT_BASELINE = {"classification": "ce", "regression": "mse", "forecast": "mse"}
 POSTHOC_KEY = "eval.posthoc_tau"
+SAMPLER_KEY = "sampler"
+CRT_KEYS = ("trainer.crt_epochs", "trainer.crt_sampler")
+TAU_NORM_KEY = "eval.tau_norm"
+# Methods applied around a loss: a baseline row has each at its neutral value (absent = it).
+METHOD_KEYS = (POSTHOC_KEY, SAMPLER_KEY, *CRT_KEYS, TAU_NORM_KEY)
 
 __all__ = ["Options", "Summary", "describe_method", "direction", "summarize"]
 
@@ -131,7 +140,7 @@ def _float(value: str) -> float | None:
 def _same(key: str, a: str, b: str) -> bool:
     """Equal override values: the same text, the same number (``1`` and ``1.0``), or for
     ``eval.posthoc_tau`` both plain (absent and 0 are the default: no adjustment)."""
-    if key == POSTHOC_KEY:
+    if key in (POSTHOC_KEY, TAU_NORM_KEY, CRT_KEYS[0]):
         return (_float(a or "0") or 0.0) == (_float(b or "0") or 0.0)
     if a == b:
         return True
@@ -143,17 +152,46 @@ def _posthoc(value: str) -> float:
     return _float(value or "0") or 0.0
 
 
+def _neutral(key: str, value: str) -> bool:
+    """True when method key ``key`` holds its default (the method is off)."""
+    if key == SAMPLER_KEY:
+        return value in ("", "none")
+    if key == CRT_KEYS[1]:
+        return True  # the cRT sampler matters only with trainer.crt_epochs > 0
+    return _posthoc(value) == 0
+
+
+def _method_part(key: str, value: str, row: pd.Series) -> str | None:
+    """The label part of a method key (None: nothing to show)."""
+    if key == POSTHOC_KEY:
+        return f"+ post-hoc τ={_posthoc(value):g}" if not _neutral(key, value) else None
+    if key == SAMPLER_KEY:
+        return f"+ {value} sampling" if not _neutral(key, value) else None
+    if key == CRT_KEYS[0]:
+        if _neutral(key, value):
+            return None
+        sampler = str(row.get(CRT_KEYS[1], "") or "")
+        extra = f", {sampler}" if sampler and sampler != "class_balanced" else ""
+        return f"+ cRT ({_posthoc(value):g} ep{extra})"
+    if key == CRT_KEYS[1]:
+        return None
+    if key == TAU_NORM_KEY:
+        return f"+ τ-norm τ={_posthoc(value):g}" if not _neutral(key, value) else None
+    return None
+
+
 def _label(row: pd.Series, varying: list[str]) -> str:
     """``focal loss.gamma=2``, ``ce + post-hoc τ=1``: the loss by name, other varying keys
     as key=value (the problem's keys are the table's title, not part of the label)."""
-    show_loss = "loss" in varying or POSTHOC_KEY in varying or not varying
+    show_loss = "loss" in varying or any(k in varying for k in METHOD_KEYS) or not varying
     parts = [str(row["loss"])] if show_loss else []
     for k in varying:
         if k == "loss" or row[k] == "":
             continue
-        if k == POSTHOC_KEY:
-            if _posthoc(row[k]) != 0:
-                parts.append(f"+ post-hoc τ={_posthoc(row[k]):g}")
+        if k in METHOD_KEYS:
+            part = _method_part(k, str(row[k]), row)
+            if part:
+                parts.append(part)
             continue
         parts.append(f"{k}={row[k]}")
     return " ".join(parts) or str(row["loss"])
@@ -232,12 +270,14 @@ def _baseline_index(out: pd.DataFrame, i: int, keys: list[str], options: Options
     # post-hoc adjustment (a method applied on top of the loss).
     axis = {key}
     if key == "loss":
-        axis |= {k for k in keys if k.startswith("loss.")} | {POSTHOC_KEY}
+        axis |= {k for k in keys if k.startswith("loss.")} | set(METHOD_KEYS)
     match = [k for k in keys if k not in axis]
     same_rest = (out[match] == row[match]).all(axis=1) if match else pd.Series(True, out.index)
     is_base = out[key].map(lambda v: _same(key, str(v), str(value)))
-    if key == "loss" and POSTHOC_KEY in out.columns:
-        is_base &= out[POSTHOC_KEY].map(_posthoc) == 0
+    if key == "loss":
+        for method in METHOD_KEYS:
+            if method in out.columns:
+                is_base &= out[method].map(lambda v, m=method: _neutral(m, str(v)))
     found = np.flatnonzero((is_base & same_rest).to_numpy())
     return int(found[0]) if found.size else None
 

@@ -28,6 +28,7 @@ from lossbench.models.contract import MemberModel
 from lossbench.seeding import generator
 from lossbench.training.loss_params import wants_index
 from lossbench.training.progress import EpochProgress
+from lossbench.training.samplers import NoSampler, Sampler, same_epoch_length
 
 
 @dataclass
@@ -101,6 +102,10 @@ class Trainer:
     different data splits, e.g. ``splits`` x ``seeds`` in one stacked model); the
     datasets must then be alike (:func:`alike`: task and every shape), and member
     ``k`` reads only its own split's rows, exactly as its single run does.
+
+    ``samplers``: one :class:`~lossbench.training.samplers.Sampler` per member (default:
+    none, every row once per epoch); a sampler with ``resample`` (SMOTE) changes its
+    member's training set once, here, from the member's stream ``"resample"``.
     """
 
     def __init__(
@@ -111,6 +116,7 @@ class Trainer:
         data: Dataset | Sequence[Dataset],
         settings: TrainSettings,
         adjust: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        samplers: Sequence[Sampler] | None = None,
     ) -> None:
         self.model = model
         self.k = model.n_members
@@ -124,6 +130,10 @@ class Trainer:
         self.data = datasets[0]  # task and shapes, the same for every member
         self.datasets = datasets
         self._own = self._member_inputs(datasets)
+        self.samplers = list(samplers) if samplers is not None else [NoSampler()] * self.k
+        if len(self.samplers) != self.k:
+            raise ValueError(f"{len(self.samplers)} samplers for {self.k} members")
+        self._train_own = self._resampled_train()
         self.settings = settings
         self.adjust = adjust
         self.eligible_from = [schedule_start(f, settings.epochs) for f in self.loss_fns]
@@ -174,6 +184,37 @@ class Trainer:
             for name in ("train", "val", "test")
         }
 
+    def _member_split(self, name: str) -> Split | None:
+        """Every member's own ``name`` split stacked ``[K, N, ...]``, or None (one shared)."""
+        return None if self._own is None else self._own[name]
+
+    def _member_train(self, k: int) -> Split:
+        """Member ``k``'s training rows (its own split's, before any re-sampling)."""
+        if self._own is None:
+            return self.data.train
+        return Split(self._own["train"].x[k], self._own["train"].y[k])
+
+    def _resampled_train(self) -> Split | None:
+        """Every member's training set stacked ``[K, M, ...]`` once a sampler re-sampled it
+        (SMOTE), else None; and a check that all members' epochs have one length."""
+        train = [self._member_train(k) for k in range(self.k)]
+        changed = False
+        for k, sampler in enumerate(self.samplers):
+            resample = getattr(sampler, "resample", None)
+            if callable(resample):
+                x, y = resample(train[k].x, train[k].y, generator(self.model.seeds[k], "resample"))
+                train[k], changed = Split(x, y), True
+        if not same_epoch_length(self.samplers, [t.y for t in train]):
+            raise ValueError(
+                "the sampler gives the members epochs of different lengths (their splits' "
+                "class counts differ); train the splits apart"
+            )
+        if not changed:
+            return None
+        if len({tuple(t.x.shape) for t in train}) != 1:
+            raise ValueError("re-sampled training sets differ in size; train the splits apart")
+        return Split(torch.stack([t.x for t in train]), torch.stack([t.y for t in train]))
+
     @torch.no_grad()
     def predict(self, split: Split) -> torch.Tensor:
         """Predictions of every member on ``split`` (one split for all): [K, N, ...]."""
@@ -220,22 +261,35 @@ class Trainer:
                         loss_fn.on_epoch_start(epoch, s.epochs)
                 if hasattr(self.optimizer, "on_epoch_start"):  # e.g. PESG's epoch decay
                     self.optimizer.on_epoch_start(epoch, s.epochs)
-                train_loss = self._train_epoch(gens, active)
+                train_loss = self._train_epoch(gens, active, epoch)
                 self._validate(epoch, train_loss, results, active)
                 bar.update(epoch, self._progress_text(results, s.monitor))
                 if not active:
                     break
         return results
 
-    def _train_epoch(self, gens: list[torch.Generator], active: list[int]) -> torch.Tensor:
-        """One pass over the training split; the mean mini-batch loss of each member."""
+    def _train_epoch(
+        self, gens: list[torch.Generator], active: list[int], epoch: int = 1
+    ) -> torch.Tensor:
+        """One pass over the training split in each member's sampler's order; the mean
+        mini-batch loss of each member."""
         train = self.data.train
-        own = None if self._own is None else self._own["train"]
-        n = len(train)
+        own = self._train_own if self._train_own is not None else self._member_split("train")
+        n = len(train) if own is None else int(own.y.shape[1])
         full = self.settings.batch_size is None
-        batch = n if full else min(self.settings.batch_size, n)
-        # full batch: every member sees the whole split, in its stored order
-        order = None if full else torch.stack([torch.randperm(n, generator=g) for g in gens])
+        size = n if full else self.settings.batch_size
+        order = None
+        # full batch without re-sampling: every member sees the whole split, in its stored order
+        if not (full and all(s.permutes for s in self.samplers)):
+            labels = [train.y if own is None else own.y[k] for k in range(self.k)]
+            order = torch.stack(
+                [
+                    s.epoch_order(labels[k], size, epoch, self.settings.epochs, gens[k])
+                    for k, s in enumerate(self.samplers)
+                ]
+            )
+            n = order.shape[1]
+        batch = n if full else min(size, n)
         self.model.train()
         step_values = []
         rows = torch.arange(self.k).unsqueeze(1)
@@ -251,7 +305,7 @@ class Trainer:
                     xb, yb = train.x[idx], train.y[idx]
                 else:  # member k's rows of its own split
                     xb, yb = own.x[rows, idx], own.y[rows, idx]
-            shared = full and own is None
+            shared = order is None and own is None
             losses = self._losses(self._shape(self.model(xb)), yb, active, shared, idx)
             stacked = torch.stack(losses) if len(losses) > 1 else None
             total = losses[0] if stacked is None else stacked.sum()

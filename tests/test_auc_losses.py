@@ -228,3 +228,15 @@ def test_pretraining_is_cross_entropy_until_the_switch():
     loss.on_epoch_start(4, 10)
     torch.testing.assert_close(loss(z, y), AUCPairwiseLoss()(z, y))
     assert AUCPairwiseLoss().schedule_switch_epoch(10) is None
+
+
+def test_pretraining_as_a_fraction_of_the_run():
+    loss = AUCMarginLoss(pretrain_epochs=0.2)
+    assert loss.schedule_switch_epoch(50) == 11 and loss.schedule_switch_epoch(7) == 3
+    loss.on_epoch_start(10, 50)
+    assert loss.pretraining
+    loss.on_epoch_start(11, 50)
+    assert not loss.pretraining
+    for bad in (1.5, -1, True):
+        with pytest.raises(ValueError, match="pretrain_epochs"):
+            AUCMarginLoss(pretrain_epochs=bad)

@@ -19,6 +19,7 @@ Lossbench's ranking metrics are binary, so these losses refuse data with more cl
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -43,7 +44,7 @@ class AUCLoss(Loss):
         self,
         *,
         score: str = "sigmoid",
-        pretrain_epochs: int = 0,
+        pretrain_epochs: float = 0,
         reduction: str = "mean",
         n_classes: int | None = None,
         positive_class: int | None = None,
@@ -57,22 +58,33 @@ class AUCLoss(Loss):
             )
         if score not in SCORES:
             raise ValueError(f"score must be one of {', '.join(SCORES)}, got {score!r}")
-        if isinstance(pretrain_epochs, bool) or int(pretrain_epochs) != pretrain_epochs:
-            raise ValueError(f"pretrain_epochs must be an integer >= 0, got {pretrain_epochs}")
-        if pretrain_epochs < 0:
-            raise ValueError(f"pretrain_epochs must be an integer >= 0, got {pretrain_epochs}")
+        if isinstance(pretrain_epochs, bool) or not (
+            0 < pretrain_epochs < 1
+            or (pretrain_epochs >= 0 and float(pretrain_epochs).is_integer())
+        ):
+            raise ValueError(
+                "pretrain_epochs must be an integer >= 0 or a fraction of the run in (0, 1), "
+                f"got {pretrain_epochs}"
+            )
         self.score = score
         self.positive = 1 if positive_class is None else int(positive_class)
-        self.pretrain_epochs = int(pretrain_epochs)
+        self.pretrain_epochs = pretrain_epochs if pretrain_epochs < 1 else int(pretrain_epochs)
         self.pretraining = self.pretrain_epochs > 0
 
     def schedule_switch_epoch(self, total_epochs: int) -> int | None:
-        """The first epoch trained with the AUC loss; ``None`` without CE pre-training."""
-        return self.pretrain_epochs + 1 if self.pretrain_epochs else None
+        """The first epoch trained with the AUC loss: ``pretrain_epochs + 1``, or for a
+        fraction ``f`` of ``E`` epochs ``ceil(f * E) + 1`` (as LDAM's ``drw_epoch``);
+        ``None`` without CE pre-training."""
+        if not self.pretrain_epochs:
+            return None
+        if self.pretrain_epochs >= 1:
+            return int(self.pretrain_epochs) + 1
+        return math.ceil(round(self.pretrain_epochs * total_epochs, 9)) + 1
 
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
-        """Cross-entropy during the first ``pretrain_epochs`` epochs, the AUC loss after."""
-        self.pretraining = epoch <= self.pretrain_epochs
+        """Cross-entropy before :meth:`schedule_switch_epoch`, the AUC loss from it on."""
+        switch = self.schedule_switch_epoch(epochs)
+        self.pretraining = switch is not None and epoch < switch
 
     def log_odds(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The positive class's log-odds ``[N]``."""

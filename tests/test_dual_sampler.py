@@ -71,3 +71,30 @@ def test_dual_with_soap_batched_members_equal_single_runs(tmp_path, monkeypatch)
             assert batched["choices"]["sampler"] == "dual"
             assert _computed(batched) == _computed(alone), (split, seed)
             assert (member / "history.csv").read_text() == (single / "history.csv").read_text()
+
+
+ADDS_ROWS = '''
+import torch
+from lossbench.training.samplers import Sampler
+
+
+class AddsRows(Sampler):
+    permutes = True
+
+    def resample(self, x, y, gen):
+        return torch.cat([x, x[:1]]), torch.cat([y, y[:1]])
+
+    def epoch_order(self, labels, batch_size, epoch, epochs, gen):
+        return torch.randperm(int(labels.shape[0]), generator=gen)
+'''
+
+
+def test_indexed_loss_refuses_a_sampler_that_adds_rows(cli, tmp_path, monkeypatch):
+    """Synthetic rows (SMOTE) have no training index: one line, exit 2, before training."""
+    (tmp_path / "addsrows.py").write_text(ADDS_ROWS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = ["loss=average_precision", "sampler=none", "sampler._target_=addsrows.AddsRows"]
+    bad = cli("run", *args, *FAST, check=False)
+    assert bad.returncode == 2, bad.stderr
+    lines = [line for line in bad.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "adds rows to the training set" in lines[0], bad.stderr

@@ -69,7 +69,9 @@ class AUCLoss(Loss):
         self.score = score
         self.positive = 1 if positive_class is None else int(positive_class)
         self.pretrain_epochs = pretrain_epochs if pretrain_epochs < 1 else int(pretrain_epochs)
-        self.pretraining = self.pretrain_epochs > 0
+        # set by on_epoch_start (the trainer calls it before every epoch); called on its own,
+        # outside a training run, the loss is the AUC loss
+        self.pretraining = False
 
     def schedule_switch_epoch(self, total_epochs: int) -> int | None:
         """The first epoch trained with the AUC loss: ``pretrain_epochs + 1``, or for a

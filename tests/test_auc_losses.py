@@ -233,6 +233,8 @@ def test_pretraining_is_cross_entropy_until_the_switch():
 def test_pretraining_as_a_fraction_of_the_run():
     loss = AUCMarginLoss(pretrain_epochs=0.2)
     assert loss.schedule_switch_epoch(50) == 11 and loss.schedule_switch_epoch(7) == 3
+    assert loss.schedule_switch_epoch(1) is None  # a fraction leaves the last epoch to the loss
+    assert AUCMarginLoss(pretrain_epochs=0.9).schedule_switch_epoch(3) == 3
     loss.on_epoch_start(10, 50)
     assert loss.pretraining
     loss.on_epoch_start(11, 50)

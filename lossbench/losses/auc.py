@@ -74,14 +74,16 @@ class AUCLoss(Loss):
         self.pretraining = False
 
     def schedule_switch_epoch(self, total_epochs: int) -> int | None:
-        """The first epoch trained with the AUC loss: ``pretrain_epochs + 1``, or for a
-        fraction ``f`` of ``E`` epochs ``ceil(f * E) + 1`` (as LDAM's ``drw_epoch``);
-        ``None`` without CE pre-training."""
+        """The first epoch trained with the AUC loss: ``pretrain_epochs + 1``; for a
+        fraction ``f`` of ``E`` epochs ``ceil(f * E) + 1`` (as LDAM's ``drw_epoch``), kept
+        within the run (at least the last epoch trains the AUC loss, so a 1-epoch run has
+        no pre-training); ``None`` without CE pre-training."""
         if not self.pretrain_epochs:
             return None
         if self.pretrain_epochs >= 1:
             return int(self.pretrain_epochs) + 1
-        return math.ceil(round(self.pretrain_epochs * total_epochs, 9)) + 1
+        ce_epochs = min(math.ceil(round(self.pretrain_epochs * total_epochs, 9)), total_epochs - 1)
+        return ce_epochs + 1 if ce_epochs > 0 else None
 
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
         """Cross-entropy before :meth:`schedule_switch_epoch`, the AUC loss from it on."""

@@ -120,8 +120,9 @@ def _options_named(data: dict) -> dict[str, list[str]]:
     return named
 
 
-def test_there_are_six_presets():
+def test_the_presets():
     assert PRESETS == [
+        "auc_losses",
         "imbalanced_losses",
         "longtail_losses",
         "longtail_ratios",
@@ -140,8 +141,9 @@ def test_preset_header_and_sweep(name):
     params = data["hydra"]["sweeper"]["params"]
     assert data["seeds"] == 5 and "seed" not in params  # 5 seeds, batched in each job
     assert data["splits"] == 3 and "dataset.seed" not in params  # 3 data splits
-    # one axis (the losses or the weight); longtail_ratios adds the imbalance ratio
-    assert len(params) == (2 if name == "longtail_ratios" else 1)
+    # one axis (the losses or the weight); longtail_ratios adds the imbalance ratio,
+    # auc_losses the dataset
+    assert len(params) == (2 if name in ("longtail_ratios", "auc_losses") else 1)
 
 
 @pytest.mark.parametrize("name", PRESETS)

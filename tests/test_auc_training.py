@@ -122,6 +122,12 @@ def test_trainer_passes_each_members_training_rows(tmp_path):
         first_epoch = torch.cat(train[: len(train) // 2])
         assert sorted(first_epoch.tolist()) == list(range(n))
     assert not torch.equal(losses[0].seen[0], losses[1].seen[0])  # own orders
+    # full batch: every row, in the stored order
+    full = [_Recorder(), _Recorder()]
+    settings = TrainSettings(1, None, "loss", None, "best", False, False)
+    Trainer(model, full, torch.optim.SGD(model.parameters(), lr=0.01), data, settings).fit()
+    for loss in full:
+        assert torch.equal(loss.seen[0], torch.arange(n)) and loss.seen[1] is None
 
 
 COMMON = ["trainer.epochs=3", "trainer.progress=false", "dataset.n_samples=600"]

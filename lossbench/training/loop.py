@@ -294,7 +294,9 @@ class Trainer:
         step_values = []
         rows = torch.arange(self.k).unsqueeze(1)
         for start in range(0, n, batch):
-            idx = torch.arange(n).expand(self.k, n) if order is None else None
+            # training rows of each member's batch, for losses that take ``index``
+            rows_at = (train.y if own is None else own.y).device
+            idx = torch.arange(n, device=rows_at).expand(self.k, n) if order is None else None
             if order is None and own is not None:
                 xb, yb = own.x, own.y
             elif order is None:

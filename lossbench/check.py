@@ -79,12 +79,16 @@ def synthetic_stats(task: str, n_classes: int) -> dict[str, Any]:
         counts = [max(1, int(100 * 0.3**c)) for c in range(n_classes)]
         targets = torch.repeat_interleave(torch.arange(n_classes), torch.tensor(counts))
         total = sum(counts)
-        return {
+        out = {
             "n_classes": n_classes,
             "class_counts": counts,
             "class_prior": [c / total for c in counts],
             "train_targets": targets,
+            "n_train": total,
         }
+        if n_classes == 2:
+            out["positive_class"] = 1  # the minority, as Dataset.stats gives it
+        return out
     if task == "regression":
         return {"train_targets": torch.distributions.Exponential(1.0).sample((500,)) - 1.0}
     return {"train_targets": torch.randn(200, 8, generator=g)}

@@ -23,6 +23,7 @@ from lossbench.models.contract import Head
 from lossbench.training import decouple
 from lossbench.training.device import to_device
 from lossbench.training.loop import MemberResult, Trainer, schedule_start, settings_from_config
+from lossbench.training.loss_params import loss_parameters, wants_index
 from lossbench.training.optim import make_optimizer
 from lossbench.training.samplers import NoSampler, Sampler, same_epoch_length
 
@@ -140,7 +141,14 @@ def build_experiment(
     # one per member, its buffers (class weights, priors, bins) on the device
     losses = [to_device(build("loss", cfg.loss, **stats[id(d)]), device) for d in datasets]
     _check_schedules(losses, settings.epochs, choices)
-    optimizer = make_optimizer(build("optimizer", cfg.optimizer), model.parameters())
+    try:  # a loss's own parameters train with the model (lossbench.training.loss_params)
+        loss_params = loss_parameters(losses)
+        indexed = any([wants_index(loss) for loss in losses])
+    except ValueError as exc:
+        raise ConfigError(f"loss={choices.get('loss')}: {exc}") from None
+    optimizer = make_optimizer(
+        build("optimizer", cfg.optimizer), [*model.parameters(), *loss_params]
+    )
     adjust = None
     if tau:
         priors = [stats[id(d)]["class_prior"] for d in datasets]
@@ -150,6 +158,12 @@ def build_experiment(
         raise ConfigError(
             f"sampler={choices.get('sampler')} re-samples classes, but dataset="
             f"{choices.get('dataset')} is a {data.task} dataset; set sampler=none"
+        )
+    if indexed and any(callable(getattr(s, "resample", None)) for s in samplers):
+        raise ConfigError(
+            f"loss={choices.get('loss')} keeps state per training row (it takes `index`), "
+            f"but sampler={choices.get('sampler')} adds rows to the training set; "
+            "choose another sampler"
         )
     trainer = Trainer(model, losses, optimizer, datasets, settings, adjust, samplers)
     decoupling = decouple.options(cfg)

@@ -11,16 +11,34 @@ from omegaconf import OmegaConf
 
 from lossbench.build import build
 from lossbench.registry import TASKS, config_dir
+from lossbench.training.loss_params import wants_index
 from tests.conftest import composed
 from tests.sdtw_reference import HAS_NUMBA
 
 CLASSES = 3
+# Losses that rank one class above the other (AUROC / AP surrogates): binary data only,
+# checked on 2 classes (their positive class = the minority, class 1 here).
+BINARY = {"auc_margin", "auc_square", "auc_pairwise", "average_precision"}
 # A user loss stands in for custom.yaml's unset _target_.
 TARGET_OVERRIDES = {"custom": "examples.my_loss.Poly1Loss"}
 
 
-def _stats(task: str) -> dict:
+def _classes(name: str) -> int:
+    return 2 if name in BINARY else CLASSES
+
+
+def _stats(task: str, classes: int = CLASSES) -> dict:
     g = torch.Generator().manual_seed(0)
+    if task == "classification" and classes == 2:
+        counts = [70, 30]
+        return {
+            "n_classes": 2,
+            "class_counts": counts,
+            "class_prior": [c / 100 for c in counts],
+            "train_targets": torch.repeat_interleave(torch.arange(2), torch.tensor(counts)),
+            "positive_class": 1,
+            "n_train": 100,
+        }
     if task == "classification":
         counts = [60, 30, 10]
         return {
@@ -28,6 +46,7 @@ def _stats(task: str) -> dict:
             "class_counts": counts,
             "class_prior": [c / 100 for c in counts],
             "train_targets": torch.repeat_interleave(torch.arange(3), torch.tensor(counts)),
+            "n_train": 100,
         }
     if task == "regression":
         return {"train_targets": torch.randn(300, generator=g).exp()}
@@ -73,14 +92,16 @@ def make(name: str, task: str, **params) -> torch.nn.Module:
         node._target_ = TARGET_OVERRIDES[name]
     for key, value in params.items():
         node[key] = value
-    return build("loss", node, **_stats(task))
+    return build("loss", node, **_stats(task, _classes(name)))
 
 
-def inputs(task: str, dtype=torch.float64, seed: int = 0, n: int = 7):
+def inputs(task: str, dtype=torch.float64, seed: int = 0, n: int = 7, classes: int = CLASSES):
     g = torch.Generator().manual_seed(seed)
     if task == "classification":
-        pred = torch.randn(n, CLASSES, generator=g, dtype=dtype)
-        return pred, torch.randint(0, CLASSES, (n,), generator=g)
+        pred = torch.randn(n, classes, generator=g, dtype=dtype)
+        target = torch.randint(0, classes, (n,), generator=g)
+        target[:classes] = torch.arange(classes)  # every class present (pairwise losses)
+        return pred, target
     shape = (n,) if task == "regression" else (n, 5)
     pred = torch.randn(shape, generator=g, dtype=dtype)
     return pred, torch.randn(shape, generator=g, dtype=dtype).exp()
@@ -97,7 +118,7 @@ def test_every_config_is_discovered():
 @pytest.mark.parametrize(("name", "task", "params"), CASES)
 def test_gradcheck_float64(name, task, params):
     loss = make(name, task, **params).double()
-    pred, target = inputs(task)
+    pred, target = inputs(task, classes=_classes(name))
     pred.requires_grad_(True)
     if name in SYMMETRIC:
         target = target.log().requires_grad_(True)
@@ -106,11 +127,14 @@ def test_gradcheck_float64(name, task, params):
         assert torch.autograd.gradcheck(lambda x: loss(x, target), (pred,))
 
 
-def _extremes(task: str, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _extremes(
+    task: str, scale: float, classes: int = CLASSES
+) -> tuple[torch.Tensor, torch.Tensor]:
     if task == "classification":
-        target = torch.tensor([0, 1, 2, 0, 1, 2])
-        right = torch.nn.functional.one_hot(target, CLASSES).float() * 2e4 - 1e4
-        return torch.cat([right[:3], right[3:].roll(1, dims=-1)]), target  # right, then wrong
+        target = torch.arange(classes).repeat(2)
+        right = torch.nn.functional.one_hot(target, classes).float() * 2e4 - 1e4
+        wrong = right[classes:].roll(1, dims=-1)
+        return torch.cat([right[:classes], wrong]), target  # right, then wrong
     pred, target = inputs(task, torch.float32)
     pred, target = pred.sign() * scale, -target.sign() * scale
     target[:2] = pred[:2]
@@ -123,17 +147,19 @@ def test_finite_at_extremes(name, task, params):
     30 and 1e-4 (huge, moderate against a tiny gamma, vanishing differences)."""
     loss = make(name, task, **params)
     for scale in (1e3,) if task == "classification" else (1e3, 30.0, 1e-4):
-        pred, target = _extremes(task, scale)
-        pred.requires_grad_(True)
-        value = loss(pred, target)
-        value.backward()
-        assert value.dtype == torch.float32, scale
-        assert torch.isfinite(value) and torch.isfinite(pred.grad).all(), scale
+        pred, target = _extremes(task, scale, _classes(name))
+        # a loss that takes the batch's sample indices is checked with them too (training)
+        for extra in [{}, *([{"index": torch.arange(len(target))}] if wants_index(loss) else [])]:
+            pred = pred.detach().requires_grad_(True)
+            value = loss(pred, target, **extra)
+            value.backward()
+            assert value.dtype == torch.float32, scale
+            assert torch.isfinite(value) and torch.isfinite(pred.grad).all(), scale
 
 
 @pytest.mark.parametrize(("name", "task", "params"), CASES)
 def test_mean_and_sum_are_reductions_of_none(name, task, params):
-    pred, target = inputs(task, seed=1, n=9)
+    pred, target = inputs(task, seed=1, n=9, classes=_classes(name))
     per = make(name, task, **params, reduction="none")(pred, target)
     assert per.shape[0] == 9
     mean = make(name, task, **params, reduction="mean")(pred, target)

@@ -120,8 +120,9 @@ def _options_named(data: dict) -> dict[str, list[str]]:
     return named
 
 
-def test_there_are_eight_presets():
+def test_the_presets():
     assert PRESETS == [
+        "auc_losses",
         "imbalanced_losses",
         "imbalanced_rebalancing",
         "longtail_losses",
@@ -142,9 +143,15 @@ def test_preset_header_and_sweep(name):
     params = data["hydra"]["sweeper"]["params"]
     assert data["seeds"] == 5 and "seed" not in params  # 5 seeds, batched in each job
     assert data["splits"] == 3 and "dataset.seed" not in params  # 3 data splits
-    # one axis (the losses or the weight); longtail_ratios adds the imbalance ratio; the
-    # rebalancing presets cross the losses with sampling, cRT and post-hoc adjustment
-    axes = {"longtail_ratios": 2, "longtail_rebalancing": 4, "imbalanced_rebalancing": 4}
+    # one axis (the losses or the weight); longtail_ratios adds the imbalance ratio,
+    # auc_losses the dataset; the rebalancing presets cross the losses with sampling, cRT
+    # and post-hoc adjustment
+    axes = {
+        "longtail_ratios": 2,
+        "auc_losses": 2,
+        "longtail_rebalancing": 4,
+        "imbalanced_rebalancing": 4,
+    }
     assert len(params) == axes.get(name, 1)
 
 

@@ -20,6 +20,7 @@ from lossbench.data import Dataset, Split
 from lossbench.data.synthetic import imbalanced
 from lossbench.registry import config_dir
 from lossbench.training.loop import Trainer, TrainSettings
+from lossbench.training.loss_params import loss_parameters
 from tests.conftest import composed
 
 SEEDS = [0, 1, 2]
@@ -103,9 +104,12 @@ def _train(loss_name: str, model_name: str, data: Dataset, seeds: list[int], set
         out_features=data.out_features,
         seeds=seeds,
     )
-    loss_fn = build("loss", composed("loss", loss_name), **data.stats())
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2, fused=True)
-    trainer = Trainer(model, loss_fn, opt, data, settings or _settings())
+    # one loss instance per member, as the runner builds them (a loss may keep state, e.g.
+    # SOAP's per-sample averages, or own parameters, e.g. AUC-M's a, b, alpha)
+    loss_fns = [build("loss", composed("loss", loss_name), **data.stats()) for _ in seeds]
+    params = [*model.parameters(), *loss_parameters(loss_fns)]
+    opt = torch.optim.Adam(params, lr=1e-2, fused=True)
+    trainer = Trainer(model, loss_fns, opt, data, settings or _settings())
     return trainer, trainer.fit()
 
 

@@ -75,10 +75,13 @@ class Dataset:
     def stats(self) -> dict[str, Any]:
         """Training-split statistics a loss may ask for by constructor argument name.
 
-        ``class_counts`` and ``class_prior`` (classification), ``n_classes``, and
-        ``train_targets`` (the training targets, for density-based losses).
+        ``class_counts`` and ``class_prior`` (classification), ``n_classes``,
+        ``train_targets`` (the training targets, for density-based losses), ``n_train``
+        (training rows: the size of per-sample state kept by index, e.g. SOAP) and, for
+        binary data, ``positive_class`` (the class the ranking metrics score:
+        :func:`lossbench.evaluation.metrics.positive_class`).
         """
-        out: dict[str, Any] = {"train_targets": self.train.y}
+        out: dict[str, Any] = {"train_targets": self.train.y, "n_train": len(self.train)}
         if self.task == "classification":
             counts = self.class_counts()
             total = sum(counts)
@@ -87,6 +90,10 @@ class Dataset:
                 class_counts=counts,
                 class_prior=[c / total for c in counts],
             )
+            if self.n_classes == 2:
+                from lossbench.evaluation.metrics import positive_class
+
+                out["positive_class"] = positive_class(self)
         return out
 
 

@@ -1,6 +1,12 @@
 """Loss functions; each is usable on its own and selectable as ``loss=NAME``."""
 
 from lossbench.losses.asymmetric import AsymmetricLoss
+from lossbench.losses.auc import (
+    AUCMarginLoss,
+    AUCPairwiseLoss,
+    AUCSquareLoss,
+    AveragePrecisionLoss,
+)
 from lossbench.losses.balanced_mse import BalancedMSELoss
 from lossbench.losses.base import Loss
 from lossbench.losses.ce import CrossEntropyLoss, LabelSmoothingLoss
@@ -18,6 +24,10 @@ from lossbench.losses.temporal import TemporalLoss
 from lossbench.losses.weighted_mse import WeightedMSELoss
 
 __all__ = [
+    "AUCMarginLoss",
+    "AUCPairwiseLoss",
+    "AUCSquareLoss",
+    "AveragePrecisionLoss",
     "DilateLoss",
     "SoftDTWLoss",
     "AsymmetricLoss",

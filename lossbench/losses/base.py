@@ -9,8 +9,12 @@ A loss is a ``torch.nn.Module`` (or a plain function) called as ``loss(pred, tar
 
 ``reduction`` is ``"mean"``, ``"sum"`` or ``"none"``; each loss's docstring says
 what ``"mean"`` averages. A constructor may declare any of ``n_classes``,
-``class_counts``, ``class_prior`` or ``train_targets``: the runner passes the
-training split's values under those names (see ``Dataset.stats``). A loss whose
+``class_counts``, ``class_prior``, ``train_targets``, ``n_train`` or (binary data)
+``positive_class``: the runner passes the training split's values under those names
+(see ``Dataset.stats``). A loss may own ``nn.Parameter``s (trained with the model),
+declare some maximised (``maximize = ("alpha",)``: gradient ascent) and take
+``index=None`` in ``forward`` (the batch's training-row indices in training, none at
+validation): :mod:`lossbench.training.loss_params`. A loss whose
 behaviour changes during training may define ``on_epoch_start(epoch, epochs)``
 (epochs count from 1) and then reports when it changes through
 :meth:`Loss.schedule_switch_epoch`; a loss made of several terms may define

@@ -29,6 +29,7 @@ from lossbench.evaluation.metrics import GREATER_IS_BETTER, monitor_value
 from lossbench.models.contract import MemberModel
 from lossbench.seeding import generator
 from lossbench.training.device import Placement
+from lossbench.training.loss_params import wants_index
 from lossbench.training.progress import EpochProgress
 from lossbench.training.samplers import NoSampler, Sampler, same_epoch_length
 
@@ -162,6 +163,8 @@ class Trainer:
         self.scoring: Callable[[], AbstractContextManager] = nullcontext
         self.train_mode = True  # False: train with the model in eval mode (frozen features)
         self.order_stream = "order"  # each member's stream of epoch orders
+        # losses that take the batch's training-row indices (lossbench.training.loss_params)
+        self._indexed = [wants_index(f) for f in self.loss_fns]
         self._optimized = [p for group in optimizer.param_groups for p in group["params"]]
 
     # -- forward helpers -------------------------------------------------
@@ -172,12 +175,20 @@ class Trainer:
         return out.reshape(*out.shape[:2], *self.data.train.y.shape[1:])
 
     def _losses(
-        self, pred: torch.Tensor, y: torch.Tensor, members: list[int], shared: bool
+        self,
+        pred: torch.Tensor,
+        y: torch.Tensor,
+        members: list[int],
+        shared: bool,
+        index: torch.Tensor | None = None,
     ) -> list[torch.Tensor]:
-        """Each member's own scalar loss; ``shared``: one target tensor for all members."""
+        """Each member's own scalar loss; ``shared``: one target tensor for all members;
+        ``index`` [K, B]: training rows of each member's batch, for losses that take it
+        (None at validation)."""
         out = []
         for k in members:
-            value = self.loss_fns[k](pred[k], y if shared else y[k])
+            extra = {"index": index[k]} if index is not None and self._indexed[k] else {}
+            value = self.loss_fns[k](pred[k], y if shared else y[k], **extra)
             if value.ndim != 0:
                 raise ValueError(
                     "the loss must reduce to a scalar for training; set loss.reduction=mean or sum"
@@ -309,6 +320,8 @@ class Trainer:
                 for loss_fn in {id(f): f for f in self.loss_fns}.values():
                     if hasattr(loss_fn, "on_epoch_start"):
                         loss_fn.on_epoch_start(epoch, s.epochs)
+                if hasattr(self.optimizer, "on_epoch_start"):  # e.g. PESG's epoch decay
+                    self.optimizer.on_epoch_start(epoch, s.epochs)
                 train_loss = self._train_epoch(gens, active, epoch)
                 self._validate(epoch, train_loss, results, active)
                 bar.update(epoch, self._progress_text(results, s.monitor))
@@ -347,6 +360,9 @@ class Trainer:
         step_values = []
         rows = torch.arange(self.k, device=dev).unsqueeze(1)
         for start in range(0, n, batch):
+            # training rows of each member's batch, for losses that take ``index``
+            rows_at = (train.y if own is None else own.y).device
+            idx = torch.arange(n, device=rows_at).expand(self.k, n) if order is None else None
             if order is None and own is not None:
                 xb, yb = own.x, own.y
             elif order is None:
@@ -358,7 +374,7 @@ class Trainer:
                 else:  # member k's rows of its own split
                     xb, yb = own.x[rows, idx], own.y[rows, idx]
             shared = order is None and own is None
-            losses = self._losses(self._shape(self._forward(xb)), yb, active, shared=shared)
+            losses = self._losses(self._shape(self._forward(xb)), yb, active, shared, idx)
             stacked = torch.stack(losses) if len(losses) > 1 else None
             total = losses[0] if stacked is None else stacked.sum()
             # = optimizer.zero_grad(set_to_none=True) without its profiler bookkeeping

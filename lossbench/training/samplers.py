@@ -239,6 +239,83 @@ class SmoteSampler(Sampler):
         return int(counts.max()) * int((counts > 0).sum())
 
 
+class DualSampler(Sampler):
+    """A fixed share of positives in every mini-batch (LibAUC ``DualSampler``; Yuan et al.
+    2023, "LibAUC: A Deep Learning Library for X-Risk Optimization"), binary labels.
+
+    Each batch holds ``num_pos = round(sampling_rate * batch_size)`` positives (at least
+    1, at most ``batch_size - 1``) and ``num_neg = batch_size - num_pos`` negatives, the
+    positives first. An epoch has ``max(P // num_pos, N // num_neg)`` batches (``P``,
+    ``N``: the class sizes; at least one), so the larger side is seen about once and the
+    other cycled: a class runs through fresh random permutations, concatenated, as LibAUC
+    reshuffles one when it is exhausted (LibAUC carries its position across epochs; here
+    each epoch starts afresh from the member's own stream). The positive class is
+    ``positive_class``, or the minority class of the training labels (class 1 on a tie),
+    as lossbench's ranking metrics pick it. Pairwise and AP losses need both classes in
+    every batch; Zhu et al. 2022 found a positive share above the data's helpful.
+
+    ``batch_size`` is the trainer's (the YAML interpolates ``trainer.batch_size``; ``full``
+    = the whole split), needed only for :meth:`epoch_length`, which depends on it.
+    """
+
+    def __init__(
+        self,
+        sampling_rate: float = 0.5,
+        positive_class: int | None = None,
+        batch_size: int | str | None = None,
+    ) -> None:
+        if not 0 < sampling_rate < 1:
+            raise ValueError(f"sampling_rate must be in (0, 1), got {sampling_rate}")
+        if positive_class not in (None, 0, 1):
+            raise ValueError(f"positive_class must be null, 0 or 1, got {positive_class}")
+        self.sampling_rate = float(sampling_rate)
+        self.positive_class = positive_class
+        self.batch_size = batch_size
+
+    def _classes(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows of the positive and of the negative class."""
+        counts = torch.bincount(labels, minlength=2)
+        if counts.numel() != 2 or int(counts.min()) == 0:
+            raise ConfigError(
+                "sampler=dual needs binary training labels with both classes, got class "
+                f"counts {counts.tolist()}; choose another sampler"
+            )
+        pos_class = self.positive_class
+        if pos_class is None:
+            pos_class = 0 if counts[0] < counts[1] else 1
+        return (
+            torch.nonzero(labels == pos_class).flatten(),
+            torch.nonzero(labels != pos_class).flatten(),
+        )
+
+    def _layout(self, n_pos: int, n_neg: int, batch_size: int) -> tuple[int, int, int]:
+        """``(batches, num_pos, num_neg)`` of one epoch."""
+        num_pos = min(max(1, round(self.sampling_rate * batch_size)), batch_size - 1)
+        num_neg = batch_size - num_pos
+        if num_pos < 1:
+            raise ConfigError("sampler=dual needs trainer.batch_size >= 2")
+        return max(n_pos // num_pos, n_neg // num_neg, 1), num_pos, num_neg
+
+    def epoch_order(self, labels, batch_size, epoch, epochs, gen):  # noqa: D102
+        pos, neg = self._classes(labels)
+        batches, num_pos, num_neg = self._layout(len(pos), len(neg), batch_size)
+        take_pos = _cycled(pos, batches * num_pos, gen).view(batches, num_pos)
+        take_neg = _cycled(neg, batches * num_neg, gen).view(batches, num_neg)
+        return torch.cat([take_pos, take_neg], dim=1).flatten()
+
+    def epoch_length(self, labels):  # noqa: D102
+        size = self.batch_size
+        size = int(labels.shape[0]) if size in (None, "full") else int(size)
+        pos, neg = self._classes(labels)
+        return self._layout(len(pos), len(neg), size)[0] * size
+
+
+def _cycled(rows: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:
+    """``n`` of ``rows``: fresh random permutations, concatenated, cut at ``n``."""
+    rounds = -(-n // len(rows))
+    return torch.cat([rows[torch.randperm(len(rows), generator=gen)] for _ in range(rounds)])[:n]
+
+
 def same_epoch_length(samplers: Sequence[Sampler], labels: Sequence[torch.Tensor]) -> bool:
     """True when every member's epoch order has one length (they can train in one model)."""
     return len({s.epoch_length(y) for s, y in zip(samplers, labels, strict=True)}) <= 1

@@ -20,13 +20,19 @@ from lossbench.schema import ROOT
 from lossbench.training import device as dev
 from lossbench.training.loop import Trainer, TrainSettings
 from tests.conftest import FAST, read_metrics
-from tests.test_losses_conformance import CASES, inputs, make
+from lossbench.training.loss_params import wants_index
+from tests.test_losses_conformance import CASES, _classes, inputs, make
 
 HAS_CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA GPU")
 # Losses whose dynamic programme runs on the CPU (numba or torch kernels in float64):
 # they move their inputs there and the results back, which a meta tensor cannot do.
 HOST_COMPUTED = {"soft_dtw", "dilate"}
+# Losses that read values on the host (a meta tensor has none): average_precision selects
+# the batch's positives by a boolean mask, auc_margin projects alpha >= 0 only when it is
+# negative (an unconditional in-place clamp would break autograd through alpha). Both run
+# on CUDA in the gpu test.
+VALUE_READ = {"average_precision", "auc_margin"}
 # Optional tensors that the YAML defaults leave unset, on top of the conformance cases.
 BUFFER_CASES = [
     *CASES,
@@ -188,11 +194,15 @@ def test_every_loss_computes_on_the_device_of_its_inputs(name, task, params):
     and combines with the inputs fails (as it would on a GPU)."""
     if name in HOST_COMPUTED:
         pytest.skip("its dynamic programme runs on the CPU by design (see the gpu test)")
+    if name in VALUE_READ:
+        pytest.skip("it reads values on the host (see the gpu test)")
     loss = make(name, task, **params).to("meta")
     assert all(b.device.type == "meta" for b in loss.buffers())
-    pred, target = inputs(task, torch.float32)
+    pred, target = inputs(task, torch.float32, classes=_classes(name))
     pred = pred.to("meta").requires_grad_(True)
-    value = loss(pred, target.to("meta"))
+    # a loss with per-sample state (SOAP) gets the batch's training rows, as in training
+    extra = {"index": torch.arange(len(target), device="meta")} if wants_index(loss) else {}
+    value = loss(pred, target.to("meta"), **extra)
     assert value.device.type == "meta" and value.ndim == 0
     value.backward()
     assert pred.grad is not None and pred.grad.device.type == "meta"
@@ -380,12 +390,14 @@ def test_batched_members_on_cuda_match_their_single_runs(cli, tmp_path):
 def test_each_loss_on_cuda_equals_cpu(name, task, params):
     """Values and gradients in float64 on CUDA equal the CPU's (soft-DTW and DILATE
     round-trip through their CPU kernels and back)."""
-    loss = make(name, task, **params).double()
-    pred, target = inputs(task)
+    pred, target = inputs(task, classes=_classes(name))
     values, grads = [], []
     for device in ("cpu", "cuda"):
+        # a fresh loss per device: one with per-sample state (SOAP) updates it when called
+        loss = make(name, task, **params).double().to(device)
+        extra = {"index": torch.arange(len(target), device=device)} if wants_index(loss) else {}
         p = pred.to(device).requires_grad_(True)
-        value = loss.to(device)(p, target.to(device))
+        value = loss(p, target.to(device), **extra)
         value.backward()
         assert value.device.type == device and p.grad.device.type == device
         values.append(value.detach().cpu())

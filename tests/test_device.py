@@ -19,8 +19,8 @@ from lossbench.errors import ConfigError
 from lossbench.schema import ROOT
 from lossbench.training import device as dev
 from lossbench.training.loop import Trainer, TrainSettings
-from tests.conftest import FAST, read_metrics
 from lossbench.training.loss_params import wants_index
+from tests.conftest import FAST, read_metrics
 from tests.test_losses_conformance import CASES, _classes, inputs, make
 
 HAS_CUDA = torch.cuda.is_available()

@@ -73,8 +73,9 @@ def compose_once() -> Iterator[None]:
 def main(argv: list[str]) -> int:
     """Run the Hydra app with ``argv`` as its command line."""
     from lossbench.faults import run_guarded
+    from lossbench.sweepargs import sweep_safe
 
-    sys.argv = [sys.argv[0], *argv]
+    sys.argv = [sys.argv[0], *sweep_safe(argv)]
 
     def run() -> int:
         with compose_once():

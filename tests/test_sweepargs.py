@@ -1,0 +1,50 @@
+"""A multirun that sweeps a config group and sets a key of its options (Hydra limitation)."""
+
+from __future__ import annotations
+
+import json
+
+from lossbench.sweepargs import sweep_safe
+from tests.conftest import FAST
+
+
+def test_keys_of_a_swept_group_become_one_element_sweeps():
+    argv = [
+        "-m",
+        "loss=focal,class_balanced",
+        "loss.gamma=1.0",
+        "loss.weights=[0.7,0.3]",
+        "--config-dir",
+        "conf",
+        "trainer.epochs=3",
+        "+loss.extra=2",
+        "model.hidden_sizes=[8,8]",
+    ]
+    assert sweep_safe(argv) == [
+        "-m",
+        "loss=focal,class_balanced",
+        "loss.gamma=choice(1.0)",
+        "loss.weights=choice([0.7,0.3])",
+        "--config-dir",
+        "conf",
+        "trainer.epochs=3",
+        "+loss.extra=2",  # an added key stays as written
+        "model.hidden_sizes=[8,8]",  # model is not swept
+    ]
+
+
+def test_single_runs_and_unswept_groups_are_left_alone():
+    assert sweep_safe(["loss=focal", "loss.gamma=1.0"]) == ["loss=focal", "loss.gamma=1.0"]
+    argv = ["-m", "loss=focal", "loss.gamma=1.0,2.0", "seed=0,1"]
+    assert sweep_safe(argv) == argv
+
+
+def test_sweep_of_losses_with_a_shared_key_runs_every_job(cli, tmp_path):
+    cli(
+        "run", "-m", "loss=focal,class_balanced", "loss.gamma=1.0", *FAST,
+        "hydra.sweep.dir=sweep", "report.plots=false",
+    )  # fmt: skip
+    records = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("sweep/*/metrics.json"))]
+    assert [r["choices"]["loss"] for r in records] == ["focal", "class_balanced"]
+    assert all(r["status"] == "completed" for r in records)
+    assert all("loss.gamma=1.0" in r["overrides"] for r in records)

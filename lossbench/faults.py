@@ -34,6 +34,9 @@ def _first_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
+HYDRA_MODE_CLASH = "Only one of --run, --multirun, --cfg"
+
+
 def hydra_error_line(exc: BaseException) -> str | None:
     """One line for an error Hydra, OmegaConf or YAML raised about the config, else None."""
     from hydra.errors import HydraException, MissingConfigException
@@ -65,6 +68,12 @@ def hydra_error_line(exc: BaseException) -> str | None:
         where = f"{mark.name}:{mark.line + 1}" if mark is not None else "a YAML file"
         problem = getattr(cause, "problem", None) or _first_line(str(cause))
         return f"malformed YAML in {where}: {problem}"
+    if isinstance(exc, ValueError) and str(exc).startswith(HYDRA_MODE_CLASH):
+        # Hydra's own check of its command-line modes, e.g. `-m ... --cfg job`
+        return (
+            f"{_first_line(str(exc))}; drop -m to print a job's config "
+            "(lossbench run loss=focal --cfg job)"
+        )
     if isinstance(exc, HydraException | OmegaConfBaseException):
         head = _first_line(str(exc))
         detail = _first_line(str(exc.__cause__)) if exc.__cause__ is not None else ""

@@ -48,3 +48,10 @@ def test_sweep_of_losses_with_a_shared_key_runs_every_job(cli, tmp_path):
     assert [r["choices"]["loss"] for r in records] == ["focal", "class_balanced"]
     assert all(r["status"] == "completed" for r in records)
     assert all("loss.gamma=1.0" in r["overrides"] for r in records)
+
+
+def test_multirun_with_cfg_is_one_line_exit_2(cli):
+    bad = cli("run", "-m", "loss=ce,focal", "--cfg", "job", check=False)
+    lines = [line for line in bad.stderr.splitlines() if line.strip()]
+    assert bad.returncode == 2 and len(lines) == 1, bad.stderr
+    assert "Only one of --run, --multirun, --cfg" in lines[0] and "drop -m" in lines[0]

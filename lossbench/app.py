@@ -73,12 +73,12 @@ def compose_once() -> Iterator[None]:
 def main(argv: list[str]) -> int:
     """Run the Hydra app with ``argv`` as its command line."""
     from lossbench.faults import run_guarded
-    from lossbench.sweepargs import sweep_safe
+    from lossbench.sweepargs import sweep_safe, tolerant_batches
 
     sys.argv = [sys.argv[0], *sweep_safe(argv)]
 
     def run() -> int:
-        with compose_once():
+        with compose_once(), tolerant_batches():
             _task()
         return 0
 

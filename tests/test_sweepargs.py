@@ -55,3 +55,28 @@ def test_multirun_with_cfg_is_one_line_exit_2(cli):
     lines = [line for line in bad.stderr.splitlines() if line.strip()]
     assert bad.returncode == 2 and len(lines) == 1, bad.stderr
     assert "Only one of --run, --multirun, --cfg" in lines[0] and "drop -m" in lines[0]
+
+
+def test_a_key_only_some_swept_options_have_applies_where_it_exists(cli, tmp_path):
+    """The README's weight sweep: ce has no gamma, so its jobs run without it (once
+    trained, then resumed) and the sweep goes on; focal gets each gamma."""
+    out = cli(
+        "run", "-m", "loss=ce,focal", "loss.gamma=0.5,2", *FAST,
+        "hydra.sweep.dir=sweep", "report.plots=false",
+    )  # fmt: skip
+    assert "note: loss.gamma is not a key of loss=ce: its 2 jobs run without it" in out.stderr
+    assert out.stderr.count("note: loss.gamma") == 1
+    records = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("sweep/*/metrics.json"))]
+    assert [r["choices"]["loss"] for r in records] == ["ce", "ce", "focal", "focal"]
+    assert not any("loss.gamma" in o for r in records[:2] for o in r["overrides"])
+    assert [o for o in records[2]["overrides"] if o.startswith("loss.gamma")] == ["loss.gamma=0.5"]
+    assert [o for o in records[3]["overrides"] if o.startswith("loss.gamma")] == ["loss.gamma=2"]
+    assert all(r["status"] == "completed" for r in records)
+    assert "resumed_from" in records[1] and records[1]["config_hash"] == records[0]["config_hash"]
+
+
+def test_a_key_no_swept_option_has_is_still_an_error(cli):
+    bad = cli("run", "-m", "loss=ce,focal", "loss.gama=0.5,2", *FAST, check=False)
+    lines = [line for line in bad.stderr.splitlines() if line.strip()]
+    assert bad.returncode == 2 and len(lines) == 1, bad.stderr
+    assert "loss.gama is not a key; did you mean loss.gamma?" in lines[0]

@@ -221,7 +221,7 @@ def _train_part(
         warning = undertrained_warning(result, settings.epochs)
         member.record["warnings"] = [*exp.warnings, *([warning] if warning else [])]
         if result.crt is not None:  # decoupled classifier re-training ran
-            member.record.update({f"crt_{k}": v for k, v in result.crt.items()})
+            member.record.update({f"crt_{name}": v for name, v in result.crt.items()})
             crt_warning = crt_undertrained_warning(result)
             if crt_warning:
                 member.record["warnings"].append(crt_warning)

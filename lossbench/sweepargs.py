@@ -27,23 +27,35 @@ log = logging.getLogger(__name__)
 MULTIRUN_FLAGS = ("-m", "--multirun")
 
 
+def _parse(text: str) -> Any | None:
+    """``text`` as a Hydra ``Override``, or None when it is not one (a flag or its value)."""
+    if text.startswith("-") or "=" not in text:
+        return None
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        return OverridesParser.create().parse_override(text)
+    except Exception:  # Hydra itself reports a real mistake
+        return None
+
+
+def _group_key(override: Any) -> str | None:
+    """``loss.gamma`` for the plain (not ``+``/``++``/``~``, not swept) override
+    ``loss.gamma=V`` of a key inside a config group; else None."""
+    from hydra.core.override_parser.types import OverrideType
+
+    key = override.key_or_group
+    group, dot, _ = key.partition(".")
+    plain = override.type == OverrideType.CHANGE and not override.is_sweep_override()
+    return key if plain and dot and group in GROUPS and override.package is None else None
+
+
 def sweep_safe(argv: list[str]) -> list[str]:
     """``argv`` with each plain override of a key inside a swept config group (``loss.X=V``
     beside ``loss=a,b``) written as the one-element sweep ``loss.X=choice(V)``."""
     if not any(a in MULTIRUN_FLAGS for a in argv):
         return argv
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.core.override_parser.types import OverrideType
-
-    parser = OverridesParser.create()
-    parsed = {}
-    for i, arg in enumerate(argv):
-        if arg.startswith("-") or "=" not in arg:
-            continue
-        try:
-            parsed[i] = parser.parse_override(arg)
-        except Exception:  # not an override (a flag's value); Hydra reports real mistakes
-            continue
+    parsed = {i: o for i, o in enumerate(map(_parse, argv)) if o is not None}
     swept = {
         o.key_or_group
         for o in parsed.values()
@@ -51,15 +63,9 @@ def sweep_safe(argv: list[str]) -> list[str]:
     }
     out = list(argv)
     for i, o in parsed.items():
-        group = o.key_or_group.split(".", 1)[0]
-        if (
-            group in swept
-            and "." in o.key_or_group
-            and o.type == OverrideType.CHANGE
-            and not o.is_sweep_override()
-            and o.package is None
-        ):
-            out[i] = f"{o.key_or_group}=choice({o.get_value_element_as_str()})"
+        key = _group_key(o)
+        if key is not None and key.split(".", 1)[0] in swept:
+            out[i] = f"{key}=choice({o.get_value_element_as_str()})"
     return out
 
 
@@ -68,13 +74,9 @@ _NOT_A_KEY = re.compile(r"Could not override '([^']+)'")
 
 
 def _plain_key(text: str) -> str | None:
-    """``loss.gamma`` for ``loss.gamma=1``: a plain (not ``+``/``++``/``~``) override of a
-    key inside a config group; else None."""
-    if text[:1] in "+~" or "=" not in text:
-        return None
-    key = text.split("=", 1)[0]
-    group, dot, _ = key.partition(".")
-    return key if dot and group in GROUPS and "@" not in key else None
+    """The group key a job's override ``text`` sets plainly (:func:`_group_key`), else None."""
+    override = _parse(text)
+    return None if override is None else _group_key(override)
 
 
 def _applicable(load: Callable[[list[str]], Any], overrides: list[str]) -> tuple[list[str], Any]:

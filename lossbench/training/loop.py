@@ -359,10 +359,12 @@ class Trainer:
         self.model.train(self.train_mode)
         step_values = []
         rows = torch.arange(self.k, device=dev).unsqueeze(1)
+        # training rows of each member's batch, for losses that take ``index``: the
+        # sampler's order, or (one full batch in stored order) every row
+        idx = None
+        if order is None and any(self._indexed):
+            idx = torch.arange(n, device=train.y.device).expand(self.k, n)
         for start in range(0, n, batch):
-            # training rows of each member's batch, for losses that take ``index``
-            rows_at = (train.y if own is None else own.y).device
-            idx = torch.arange(n, device=rows_at).expand(self.k, n) if order is None else None
             if order is None and own is not None:
                 xb, yb = own.x, own.y
             elif order is None:

@@ -41,9 +41,11 @@ def loss_parameters(losses: Iterable[Any]) -> list[nn.Parameter]:
     params: list[nn.Parameter] = []
     seen: set[int] = set()
     for loss in losses:
-        if id(loss) in seen or not isinstance(loss, nn.Module):
-            if not isinstance(loss, nn.Module) and maximized_names(loss):
+        if not isinstance(loss, nn.Module):
+            if maximized_names(loss):
                 raise ValueError("a loss that maximises parameters must be an nn.Module")
+            continue
+        if id(loss) in seen:
             continue
         seen.add(id(loss))
         for name in maximized_names(loss):

@@ -141,6 +141,12 @@ def build_experiment(
     # one per member, its buffers (class weights, priors, bins) on the device
     losses = [to_device(build("loss", cfg.loss, **stats[id(d)]), device) for d in datasets]
     _check_schedules(losses, settings.epochs, choices)
+    # the classifier head before the optimizer: a plain module in loop mode moves its
+    # members' last Linear into new stacked parameters on the first classifier_head()
+    decoupling = decouple.options(cfg)
+    head = decouple.check(decoupling, model, data.task, choices)
+    if decoupling.crt_epochs:
+        decouple.sampler_node(decoupling.crt_sampler)  # a known sampler, before training
     try:  # a loss's own parameters train with the model (lossbench.training.loss_params)
         loss_params = loss_parameters(losses)
         indexed = any([wants_index(loss) for loss in losses])
@@ -166,10 +172,6 @@ def build_experiment(
             "choose another sampler"
         )
     trainer = Trainer(model, losses, optimizer, datasets, settings, adjust, samplers)
-    decoupling = decouple.options(cfg)
-    head = decouple.check(decoupling, model, data.task, choices)
-    if decoupling.crt_epochs:
-        decouple.sampler_node(decoupling.crt_sampler)  # a known sampler, before training
     trainer.scoring = decouple.scoring(head, decoupling.tau)
     return Experiment(
         data,

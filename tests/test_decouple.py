@@ -203,3 +203,23 @@ def test_report_compares_sampling_crt_and_tau_norm_rows_with_plain_ce(tmp_path):
     assert df.loc["logit_adjusted + class_balanced sampling", "baseline"] == "ce"
     csv = (tmp_path / "out" / "results.csv").read_text().splitlines()
     assert "sampler" in csv[0].split(",")
+
+
+def test_a_plain_module_in_loop_mode_trains_its_classifier_in_the_main_phase(tmp_path):
+    """In loop mode the first ``classifier_head()`` moves the members' last Linear into
+    stacked parameters: the main optimizer must hold those, or the classifier would stay
+    at its initialisation until cRT."""
+    path = tmp_path / "digits.npz"
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    np.savez(path, x=digits.images[:, None].astype("float32"), y=digits.target)
+    exp = _experiment(
+        ["dataset=npz", f"dataset.path={path}", "model=cnn", "trainer.crt_epochs=1"], [0, 1]
+    )
+    assert exp.trainer.model.mode == "loop"  # BatchNorm: one member after another
+    optimized = {id(p) for g in exp.trainer.optimizer.param_groups for p in g["params"]}
+    assert all(id(p) in optimized for p in exp.head.params)
+    before = [p.detach().clone() for p in exp.head.params]
+    exp.trainer.fit()
+    assert all(not torch.equal(p.detach(), b) for p, b in zip(exp.head.params, before, strict=True))

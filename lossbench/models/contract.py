@@ -57,5 +57,7 @@ class MemberModel(Protocol):
 
     def classifier_head(self) -> Head | None:
         """The last linear layer as a :class:`Head`, or None when the model does not end
-        in one (decoupled training then says so)."""
+        in one (decoupled training then says so). The first call may replace the model's
+        classifier parameters (a plain module in loop mode stacks its members' last
+        Linear): call it before an optimizer is built over ``parameters()``."""
         ...

@@ -195,8 +195,7 @@ def retrain_classifier(
                 r.status, r.diverged_epoch = c.status, c.diverged_epoch
                 continue
             crt.load_member_state(k, c.state)  # the head's state, taken while frozen
-            r.crt = {"best_epoch": c.best_epoch, "best_value": c.best_value}
-            r.crt["epochs_run"] = c.epochs_run
+            r.crt = dict(best_epoch=c.best_epoch, best_value=c.best_value, epochs_run=c.epochs_run)
             for row in c.history:
                 r.history.append(
                     {**row, "epoch": r.epochs_run + row["epoch"], CRT_HISTORY_KEY: row["epoch"]}

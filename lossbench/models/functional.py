@@ -243,6 +243,8 @@ class PlainMembers(nn.Module):
             self.register_buffer(f"buffer_{i}", buffers[n].clone())
         base = copy.deepcopy(modules[0]).to("meta")
         self.__dict__["_base"] = base  # not a submodule: its (meta) tensors are not state
+        # built once: the batched forward of every step
+        self._vmapped = vmap(_call(base), randomness=self._randomness)
 
     # -- loop storage: the classifiers of all members in one stacked parameter each
     def _stack_head(self) -> None:
@@ -296,7 +298,7 @@ class PlainMembers(nn.Module):
         """x [K, B, *sample_shape] -> [K, B, out]."""
         if self.mode == "vmap":
             params, buffers = self._state()
-            return vmap(_call(self._base), randomness=self._randomness)(params, buffers, x)
+            return self._vmapped(params, buffers, x)
         outs = []
         for k, member in enumerate(self.members):
             if self._rng is not None and self.training:

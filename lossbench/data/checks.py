@@ -80,15 +80,23 @@ def infer_task(y: np.ndarray, task: str, where: str) -> str:
     raise ConfigError(f"{where} has dtype {y.dtype}; set dataset.task=classification|regression")
 
 
-def _labels(y: np.ndarray, where: str) -> np.ndarray:
-    """Class labels as a 1-D array of integers or strings (the order of their classes)."""
+def _one_per_row(y: np.ndarray, where: str, rule: str) -> np.ndarray:
+    """``y`` as ``[N]`` (a column ``[N, 1]`` is taken as one); else a ConfigError citing
+    ``rule``."""
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
-        raise ConfigError(
-            f"{where} has shape {list(y.shape)}; classification labels must be one per row "
-            "[N] (class indices or names, not one-hot)"
-        )
+        raise ConfigError(f"{where} has shape {list(y.shape)}; {rule}")
+    return y
+
+
+def _labels(y: np.ndarray, where: str) -> np.ndarray:
+    """Class labels as a 1-D array of integers or strings (the order of their classes)."""
+    y = _one_per_row(
+        y,
+        where,
+        "classification labels must be one per row [N] (class indices or names, not one-hot)",
+    )
     if y.dtype == np.bool_:
         return y.astype(np.int64)
     if np.issubdtype(y.dtype, np.integer):
@@ -162,12 +170,7 @@ def encode_classes(
 
 def regression_targets(y: np.ndarray, where: str) -> np.ndarray:
     """Regression targets as float64 ``[N]``: numeric, finite, one value per row."""
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise ConfigError(
-            f"{where} has shape {list(y.shape)}; regression targets must be one value per row [N]"
-        )
+    y = _one_per_row(y, where, "regression targets must be one value per row [N]")
     if not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
         raise ConfigError(
             f"{where} has dtype {y.dtype}; regression targets must be numbers "
